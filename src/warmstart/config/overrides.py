@@ -18,6 +18,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         parsed = yaml.safe_load(value) if value.strip() else None
     except yaml.YAMLError:
         parsed = value
+    if isinstance(parsed, str):  # YAML 1.1 reads "1e-3" as a string; users mean a number
+        try:
+            parsed = float(parsed)
+        except ValueError:
+            pass
     return key.strip().split("."), parsed
 
 

@@ -32,7 +32,7 @@ class RunSection(Section):
 
 class _TextBlocks(Section):
     max_len: int = Field(64, ge=4, le=8192, description="Tokens per packed pretraining block.")
-    val_frac: float = Field(0.05, ge=0, lt=1, description="Fraction of blocks held out for validation loss.")
+    val_frac: float = Field(0.05, gt=0, lt=1, description="Fraction of blocks held out for validation loss and perplexity.")
     cache_dir: str | None = Field(None, description="Token cache folder (default: <out_dir>/.cache/tokens).")
 
 

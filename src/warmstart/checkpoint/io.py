@@ -1,0 +1,211 @@
+"""Atomic checkpoints: safetensors for tensors, JSON for everything else, manifest written last.
+
+A checkpoint is a directory `checkpoints/step_000300/` that is first written as `step_000300.tmp/`,
+fsynced, completed by `manifest.json` (file sizes + sha256), then renamed into place; the
+`checkpoints/latest` pointer is swapped with os.replace. Readers trust only directories whose
+manifest matches, so a crash or kill at any moment leaves the previous checkpoint loadable.
+Nothing is ever pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from warmstart.errors import CheckpointError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+# ------------------------------------------------------------------------------ small atomic files
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    """Write JSON to `path` via a temp file + fsync + os.replace: readers see old or new, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, sort_keys=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------- checkpoint dirs
+
+
+def save_checkpoint(ckpt_root: str | Path, name: str, tensors: dict[str, dict[str, torch.Tensor]],
+                    jsons: dict[str, Any], keep: int | None = None, point_latest: bool = True) -> Path:
+    """Write `ckpt_root/name/` atomically.
+
+    Args:
+        tensors: file stem -> state dict, each written as `<stem>.safetensors`.
+        jsons: file stem -> JSON-able object, each written as `<stem>.json`.
+        keep: keep only the newest `keep` step_* directories (None = keep all).
+        point_latest: swap `ckpt_root/latest` to this checkpoint once it is complete.
+    """
+    root = Path(ckpt_root)
+    root.mkdir(parents=True, exist_ok=True)
+    final, tmp = root / name, root / f"{name}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    files = {}
+    for stem, sd in tensors.items():
+        fname = f"{stem}.safetensors"
+        # contiguous() + clone of shared storage: safetensors refuses aliased tensors.
+        save_file({k: v.detach().contiguous().clone() for k, v in sd.items()}, str(tmp / fname))
+        files[fname] = None
+    for stem, obj in jsons.items():
+        fname = f"{stem}.json"
+        (tmp / fname).write_text(json.dumps(obj, indent=2), encoding="utf-8")
+        files[fname] = None
+    for fname in files:
+        with open(tmp / fname, "rb") as f:
+            os.fsync(f.fileno())
+        files[fname] = {"bytes": (tmp / fname).stat().st_size, "sha256": _sha256(tmp / fname)}
+    # The manifest is written last: its presence (and matching hashes) is what makes a checkpoint valid.
+    write_json_atomic(tmp / MANIFEST, {"format_version": FORMAT_VERSION, "files": files})
+    _fsync_dir(tmp)
+    if final.exists():  # re-saving the same step (e.g. 'best'): move the old one aside first
+        old = root / f"{name}.old"
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, final)
+    _fsync_dir(root)
+    if point_latest:
+        tmp_ptr = root / "latest.tmp"
+        tmp_ptr.write_text(name, encoding="utf-8")
+        os.replace(tmp_ptr, root / "latest")
+    if keep is not None:
+        steps = sorted(p for p in root.glob("step_*") if p.is_dir() and not p.name.endswith((".tmp", ".old")))
+        for p in steps[:-keep]:
+            if p != final:
+                shutil.rmtree(p, ignore_errors=True)
+    return final
+
+
+def is_valid(ckpt: Path, verify_hashes: bool = False) -> bool:
+    """A checkpoint is valid when its manifest exists and every listed file has the recorded size
+    (and hash, when verify_hashes)."""
+    man = ckpt / MANIFEST
+    if not man.is_file():
+        return False
+    try:
+        files = json.loads(man.read_text(encoding="utf-8"))["files"]
+    except (json.JSONDecodeError, KeyError, UnicodeDecodeError):
+        return False
+    for fname, meta in files.items():
+        p = ckpt / fname
+        if not p.is_file() or p.stat().st_size != meta["bytes"]:
+            return False
+        if verify_hashes and _sha256(p) != meta["sha256"]:
+            return False
+    return True
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The newest valid step checkpoint of a run (the `latest` pointer, else a scan), or None."""
+    root = Path(run_dir) / "checkpoints"
+    ptr = root / "latest"
+    if ptr.is_file():
+        cand = root / ptr.read_text(encoding="utf-8").strip()
+        if is_valid(cand):
+            return cand
+    for cand in sorted(root.glob("step_*"), reverse=True):
+        if cand.is_dir() and not cand.name.endswith((".tmp", ".old")) and is_valid(cand):
+            return cand
+    return None
+
+
+def resolve_checkpoint(path: str | Path, prefer_best: bool = True) -> Path:
+    """A run dir or a checkpoint dir -> the checkpoint dir to read (best, else latest)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such run or checkpoint directory")
+    if (path / MANIFEST).is_file():
+        if not is_valid(path):
+            raise CheckpointError(f"{path}: checkpoint is incomplete or corrupted (manifest does not match files)")
+        return path
+    best = path / "checkpoints" / "best"
+    if prefer_best and is_valid(best):
+        return best
+    found = latest_checkpoint(path)
+    if found is None:
+        raise CheckpointError(f"{path}: no complete checkpoint found (expected checkpoints/step_*/manifest.json)")
+    return found
+
+
+def load_tensors(ckpt: Path, stem: str) -> dict[str, torch.Tensor]:
+    p = Path(ckpt) / f"{stem}.safetensors"
+    if not p.is_file():
+        raise CheckpointError(f"{p}: missing from checkpoint")
+    return load_file(str(p))
+
+
+# --------------------------------------------------------------------- optimizer (de)flattening
+
+
+def flatten_optimizer(sd: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """optimizer.state_dict() -> (tensors for safetensors, JSON-able remainder)."""
+    tensors, scalars = {}, {}
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            if isinstance(v, torch.Tensor):
+                tensors[f"state.{pid}.{k}"] = v
+            else:
+                scalars[f"{pid}.{k}"] = v
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for key, v in tensors.items():
+        _, pid, k = key.split(".", 2)
+        state.setdefault(int(pid), {})[k] = v
+    for key, v in meta.get("scalars", {}).items():
+        pid, k = key.split(".", 1)
+        state.setdefault(int(pid), {})[k] = v
+    return {"state": state, "param_groups": meta["param_groups"]}

@@ -1,0 +1,51 @@
+"""Save and restore whole training checkpoints of a module (backbone + head + optimizer + state).
+
+Files: backbone.safetensors + backbone.json (what pretraining hands to fine-tuning),
+head.safetensors + head.json (objective or task head and its facts, e.g. the label list),
+optimizer.safetensors + optimizer.json, state.json (TrainState).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from warmstart.checkpoint.io import (
+    flatten_optimizer,
+    load_tensors,
+    read_json,
+    save_checkpoint,
+    unflatten_optimizer,
+)
+from warmstart.errors import CheckpointError
+
+
+def save_module_checkpoint(run_dir: Path, name: str, module: nn.Module, head_meta: dict, *,
+                           optimizer=None, state=None, keep: int | None = None, point_latest: bool = True) -> Path:
+    from warmstart.models import backbone_json
+
+    tensors = {"backbone": module.backbone.state_dict(), "head": module.head.state_dict()}
+    jsons = {"backbone": backbone_json(module.backbone), "head": head_meta}
+    if optimizer is not None:
+        opt_tensors, opt_meta = flatten_optimizer(optimizer.state_dict())
+        tensors["optimizer"] = opt_tensors
+        jsons["optimizer"] = opt_meta
+    if state is not None:
+        jsons["state"] = state.to_json()
+    return save_checkpoint(Path(run_dir) / "checkpoints", name, tensors, jsons, keep=keep, point_latest=point_latest)
+
+
+def load_module_weights(ckpt: Path, module: nn.Module) -> None:
+    """Strictly load backbone and head weights into `module` (same architecture)."""
+    for part in ("backbone", "head"):
+        sd = load_tensors(ckpt, part)
+        missing, unexpected = getattr(module, part).load_state_dict(sd, strict=False)
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{ckpt}/{part}.safetensors: incompatible with this run's {part} "
+                f"(missing {missing[:2]}, unexpected {unexpected[:2]})")
+
+
+def load_optimizer(ckpt: Path, optimizer) -> None:
+    optimizer.load_state_dict(unflatten_optimizer(load_tensors(ckpt, "optimizer"), read_json(Path(ckpt) / "optimizer.json")))

@@ -1,0 +1,200 @@
+"""The `warmstart` command: verbs that each load a config, call one library function and map errors.
+
+No training logic lives here, and nothing heavy is imported at module level, so `warmstart --help`
+starts in a fraction of a second. A WarmstartError becomes one line on stderr and exit code 2
+(the traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="YAML recipe (see src/warmstart/recipes/ for examples)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field, e.g. --set train.max_steps=50 (repeatable)")
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--resume", action="store_true", help="continue the run from its latest checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="delete an existing run directory of the same name first")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="warmstart",
+        description="Pretrain a backbone, fine-tune it, and measure what pretraining bought.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    p = sub.add_parser("pretrain", help="pretrain a backbone (causal LM, masked LM, ...)")
+    _add_config_args(p)
+    _add_run_args(p)
+    p = sub.add_parser("finetune", help="fine-tune a task head on a pretrained or fresh backbone")
+    _add_config_args(p)
+    _add_run_args(p)
+    p = sub.add_parser("compare", help="pretrained vs scratch across label budgets and seeds")
+    _add_config_args(p)
+    p.add_argument("--jobs", type=int, default=1, help="cells to run in parallel processes (default 1)")
+
+    p = sub.add_parser("evaluate", help="evaluate a finished run on a split")
+    p.add_argument("run_dir")
+    p.add_argument("--split", default=None, help="test (default for fine-tunes), val, or train")
+    p = sub.add_parser("predict", help="predict labels for texts (a .txt file, one per line, or - for stdin)")
+    p.add_argument("run_dir")
+    p.add_argument("input")
+    p = sub.add_parser("report", help="write report.html / report.md for a compare (or run) directory")
+    p.add_argument("dir")
+    p = sub.add_parser("export", help="export a run's backbone + tokenizer as a Hugging Face directory")
+    p.add_argument("run_dir")
+    p.add_argument("--format", default="hf", choices=["hf"])
+    p.add_argument("--out", default=None, help="output directory (default RUN_DIR/export)")
+
+    p = sub.add_parser("config", help="validate, show, or explain a recipe")
+    p.add_argument("action", choices=["validate", "show", "explain"])
+    _add_config_args(p)
+    p.add_argument("--schema", choices=["pretrain", "finetune", "compare"], default=None,
+                   help="which schema to use (default: inferred from the sections)")
+
+    p = sub.add_parser("demo", help="pretrain -> compare -> report on the embedded data (no downloads)")
+    p.add_argument("--out", default="runs/demo", help="where the demo's runs go (default runs/demo)")
+    p.add_argument("--fresh", action="store_true", help="start over instead of reusing finished steps")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from warmstart.errors import WarmstartError
+
+    try:
+        return VERBS[args.verb](args) or 0
+    except WarmstartError as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+# ------------------------------------------------------------------------------------------ verbs
+
+
+def _load(args, verb: str):
+    from warmstart.config import load_config
+
+    return load_config(args.config, verb, args.overrides)
+
+
+def _pretrain(args) -> None:
+    from warmstart.workflows import pretrain
+
+    pretrain(_load(args, "pretrain"), resume=args.resume, overwrite=args.overwrite)
+
+
+def _finetune(args) -> None:
+    from warmstart.workflows import finetune
+
+    finetune(_load(args, "finetune"), resume=args.resume, overwrite=args.overwrite)
+
+
+def _compare(args) -> None:
+    from warmstart.experiments.compare import compare
+
+    compare(_load(args, "compare"), jobs=args.jobs)
+
+
+def _evaluate(args) -> None:
+    from warmstart.runs import load_run_config
+    from warmstart.workflows import evaluate
+
+    verb, _ = load_run_config(Path(args.run_dir))
+    split = args.split or ("val" if verb == "pretrain" else "test")
+    metrics = evaluate(args.run_dir, split)
+    print(json.dumps({"split": split, **metrics}, indent=2))
+
+
+def _predict(args) -> None:
+    from warmstart.errors import DataError
+    from warmstart.workflows import predict
+
+    if args.input == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        path = Path(args.input)
+        if not path.is_file():
+            raise DataError(f"{path}: input file not found")
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: not UTF-8 text") from None
+    texts = [ln for ln in lines if ln.strip()]
+    if not texts:
+        raise DataError(f"{args.input}: no non-empty lines to predict")
+    for text, pred in zip(texts, predict(args.run_dir, texts)):
+        print(json.dumps({"text": text, **pred}))
+
+
+def _report(args) -> None:
+    from warmstart.reports import write_report
+
+    print(f"report: {write_report(args.dir)}")
+
+
+def _export(args) -> None:
+    from warmstart.workflows import export
+
+    print(f"exported: {export(args.run_dir, args.format, args.out)}")
+
+
+def _config(args) -> None:
+    from warmstart.config import infer_verb, load_config, read_yaml
+    from warmstart.config.overrides import apply_overrides
+
+    verb = args.schema or infer_verb(apply_overrides(read_yaml(args.config), args.overrides))
+    cfg = load_config(args.config, verb, args.overrides)
+    if args.action == "validate":
+        print(f"{args.config}: valid {verb} config")
+    elif args.action == "show":
+        import yaml
+
+        print(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), end="")
+    else:
+        for line in explain(cfg):
+            print(line)
+
+
+def explain(cfg, prefix: str = "") -> list[str]:
+    """One line per field: dotted name, current value, description."""
+    from pydantic import BaseModel
+
+    lines = []
+    for name, field in type(cfg).model_fields.items():
+        value = getattr(cfg, name)
+        key = f"{prefix}{name}"
+        if isinstance(value, BaseModel):
+            lines.append(f"{key}:  ({field.description or type(value).__doc__ or ''})".rstrip())
+            lines.extend(explain(value, key + "."))
+        else:
+            lines.append(f"{key} = {json.dumps(value, default=str)}  # {field.description or ''}")
+    return lines
+
+
+def _demo(args) -> None:
+    from warmstart.demo import run_demo
+
+    run_demo(Path(args.out), fresh=args.fresh)
+
+
+VERBS = {
+    "pretrain": _pretrain, "finetune": _finetune, "compare": _compare, "evaluate": _evaluate,
+    "predict": _predict, "report": _report, "export": _export, "config": _config, "demo": _demo,
+}

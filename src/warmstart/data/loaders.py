@@ -1,0 +1,100 @@
+"""Batches for the loop: an endless, resumable, seeded iterator over an indexable dataset, plus the
+collate functions that turn examples into Batch tensors.
+
+Resuming restores (epoch, cursor) and recomputes that epoch's permutation from the seed, so no
+skipped data is read again and the order is bit-identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import torch
+
+from warmstart.types import Batch
+
+
+class BatchIterator:
+    """Yields batches forever; `state_dict()` is the data cursor saved in checkpoints."""
+
+    def __init__(self, n: int, make_batch: Callable[[list[int]], Batch], batch_size: int, seed: int, shuffle: bool = True):
+        if n <= 0:
+            raise ValueError("cannot iterate over an empty dataset")
+        self.n, self.make_batch, self.seed, self.shuffle = n, make_batch, seed, shuffle
+        # A batch larger than the data means full-batch training: every step sees all n examples.
+        self.batch_size = min(batch_size, n)
+        self.epoch, self.cursor = 0, 0
+        self._perm: list[int] | None = None
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.n // self.batch_size
+
+    def _permutation(self) -> list[int]:
+        if self._perm is None:
+            if self.shuffle:
+                # One generator per epoch, seeded by (seed, epoch): epochs are independent and reproducible.
+                g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+                self._perm = torch.randperm(self.n, generator=g).tolist()
+            else:
+                self._perm = list(range(self.n))
+        return self._perm
+
+    def __iter__(self) -> "BatchIterator":
+        return self
+
+    def __next__(self) -> Batch:
+        # Drop the ragged tail of each epoch so every step has the same number of examples.
+        if self.cursor + self.batch_size > self.n:
+            self.epoch, self.cursor, self._perm = self.epoch + 1, 0, None
+        idx = self._permutation()[self.cursor : self.cursor + self.batch_size]
+        self.cursor += self.batch_size
+        return self.make_batch(idx)
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "cursor": self.cursor}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.cursor, self._perm = int(state["epoch"]), int(state["cursor"]), None
+
+
+def sequential_batches(n: int, make_batch: Callable[[list[int]], Batch], batch_size: int,
+                       max_batches: int | None = None) -> Iterator[Batch]:
+    """One pass in order (evaluation)."""
+    for b, start in enumerate(range(0, n, batch_size)):
+        if max_batches is not None and b >= max_batches:
+            return
+        yield make_batch(list(range(start, min(start + batch_size, n))))
+
+
+def pad_collate(seqs: Sequence[Sequence[int]], pad_id: int, labels: torch.Tensor | None = None) -> Batch:
+    """Right-pad token id lists to the longest in the batch: (B, T) ids and 0/1 attention mask."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
+        mask[i, : len(s)] = 1
+    batch: Batch = {"input_ids": ids, "attention_mask": mask}
+    if labels is not None:
+        batch["labels"] = labels
+    return batch
+
+
+def text_examples(encoded: list[list[int]], targets: torch.Tensor | None, pad_id: int) -> Callable[[list[int]], Batch]:
+    """make_batch for fine-tuning: pick examples by index, pad, attach their targets."""
+
+    def make(idx: list[int]) -> Batch:
+        return pad_collate([encoded[i] for i in idx], pad_id, targets[idx] if targets is not None else None)
+
+    return make
+
+
+def block_examples(blocks) -> Callable[[list[int]], Batch]:
+    """make_batch for packed pretraining blocks: equal lengths, so no padding at all."""
+
+    def make(idx: list[int]) -> Batch:
+        ids = torch.stack([torch.as_tensor(blocks[i], dtype=torch.long) for i in idx])  # (B, T)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+    return make

@@ -1,0 +1,99 @@
+"""Streaming metrics: accumulate sufficient statistics batch by batch (never concatenating all
+logits), then compute. Each accumulator takes StepOutputs and returns dict[str, float]."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from warmstart.types import StepOutput
+
+
+class _LossMean:
+    def __init__(self):
+        self.loss_sum, self.n = 0.0, 0
+
+    def _add_loss(self, out: StepOutput) -> None:
+        # Weight each batch's mean loss by its item count: the result is the mean over all items.
+        self.loss_sum += float(out.loss) * out.n_items
+        self.n += out.n_items
+
+    def _loss(self) -> float:
+        return self.loss_sum / max(self.n, 1)
+
+
+class LMMetrics(_LossMean):
+    """Token-level loss and perplexity = exp(mean token cross-entropy)."""
+
+    primary, higher_is_better = "loss", False
+
+    def update(self, out: StepOutput) -> None:
+        self._add_loss(out)
+
+    def compute(self) -> dict[str, float]:
+        loss = self._loss()
+        return {"loss": loss, "ppl": math.exp(min(loss, 50.0))}
+
+
+class ClassificationMetrics(_LossMean):
+    """Accuracy and macro-F1 from a running confusion matrix (C x C ints)."""
+
+    primary, higher_is_better = "acc", True
+
+    def __init__(self, n_classes: int):
+        super().__init__()
+        self.confusion = torch.zeros(n_classes, n_classes, dtype=torch.long)
+
+    def update(self, out: StepOutput) -> None:
+        self._add_loss(out)
+        c = self.confusion.size(0)
+        pred = out.logits.argmax(-1).cpu()
+        idx = out.targets.cpu() * c + pred
+        self.confusion += torch.bincount(idx, minlength=c * c).view(c, c)
+
+    def compute(self) -> dict[str, float]:
+        cm = self.confusion.double()
+        tp = cm.diag()
+        total = cm.sum()
+        precision = tp / cm.sum(0).clamp(min=1)
+        recall = tp / cm.sum(1).clamp(min=1)
+        f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
+        present = cm.sum(1) > 0  # macro-average over classes that occur in the targets
+        return {
+            "loss": self._loss(),
+            "acc": float(tp.sum() / total.clamp(min=1)),
+            "f1": float(f1[present].mean()) if bool(present.any()) else 0.0,
+        }
+
+
+class RegressionMetrics(_LossMean):
+    """MSE, MAE and R^2 in the targets' original units, from running sums."""
+
+    primary, higher_is_better = "mse", False
+
+    def __init__(self):
+        super().__init__()
+        self.sse = self.sae = self.sum_y = self.sum_y2 = 0.0
+        self.count = 0
+
+    def update(self, out: StepOutput) -> None:
+        self._add_loss(out)
+        pred, y = out.logits.detach().double().cpu().reshape(-1), out.targets.double().cpu().reshape(-1)
+        err = pred - y
+        self.sse += float((err**2).sum())
+        self.sae += float(err.abs().sum())
+        self.sum_y += float(y.sum())
+        self.sum_y2 += float((y**2).sum())
+        self.count += y.numel()
+
+    def compute(self) -> dict[str, float]:
+        n = max(self.count, 1)
+        # Total sum of squares around the mean: sum(y^2) - n * mean^2.
+        ss_tot = self.sum_y2 - self.sum_y**2 / n
+        return {
+            "loss": self._loss(),
+            "mse": self.sse / n,
+            "mae": self.sae / n,
+            "r2": 1.0 - self.sse / ss_tot if ss_tot > 0 else 0.0,
+        }

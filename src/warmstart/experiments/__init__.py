@@ -1,0 +1,1 @@
+"""Experiments built from ordinary runs: compare (pretrained vs scratch × budgets × seeds)."""

@@ -1,0 +1,136 @@
+"""compare: the same fine-tune from the pretrained backbone and from scratch (and any other arms),
+across label budgets and seeds. Every cell is an ordinary fine-tune run directory; compare.json
+lists them with their results and compare.md tabulates mean ± std per arm × budget.
+
+Re-running a compare skips finished cells and resumes interrupted ones. `jobs > 1` runs cells in
+parallel processes, splitting the cores between them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from warmstart.checkpoint.io import read_json, write_json_atomic
+from warmstart.config.schema import CompareConfig, FinetuneConfig, RunSection, TrainSection
+from warmstart.errors import ConfigError
+
+FORMAT_VERSION = 1
+LOWER_IS_BETTER = {"mse", "mae", "loss", "ppl"}
+
+
+def _budget_tag(budget) -> str:
+    if budget is None:
+        return "all"
+    return str(int(budget)) if float(budget).is_integer() and budget >= 1 else f"{budget:g}"
+
+
+def cell_configs(cfg: CompareConfig, compare_dir: Path, threads: int | None = None) -> list[tuple[dict, FinetuneConfig]]:
+    """Expand the grid arms × budgets × seeds into (cell record, fine-tune config) pairs."""
+    cells = []
+    for budget in cfg.label_budgets:
+        for arm in cfg.arms:
+            for seed in cfg.seeds:
+                name = f"{arm.name}_b{_budget_tag(budget)}_s{seed}"
+                train = cfg.train if threads is None else TrainSection(**{**cfg.train.model_dump(), "num_threads": threads})
+                ft = FinetuneConfig(
+                    run=RunSection(name=name, out_dir=str(compare_dir / "cells"), seed=seed),
+                    data=cfg.data.model_copy(update={"label_budget": budget}),
+                    init=cfg.pretrained,
+                    init_weights="pretrained" if arm.init == "pretrained" else "random",
+                    task=cfg.task, strategy=arm.strategy, optim=cfg.optim, schedule=cfg.schedule, train=train,
+                )
+                record = {"arm": arm.name, "init": arm.init, "strategy": arm.strategy.kind, "label_budget": budget,
+                          "seed": seed, "run_dir": f"cells/{name}"}
+                cells.append((record, ft))
+    return cells
+
+
+def _run_cell(ft: FinetuneConfig, quiet: bool) -> dict:
+    from warmstart.workflows import finetune
+
+    say = (lambda *_: None) if quiet else print
+    run_dir = Path(ft.run.out_dir) / ft.run.name
+    return finetune(ft, resume=run_dir.exists(), say=say)
+
+
+def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
+    """Run (or finish) the comparison grid; returns the compare directory."""
+    from warmstart.workflows import finetune  # noqa: F401  (fail early if training deps are broken)
+
+    compare_dir = Path(cfg.run.out_dir) / cfg.run.name
+    compare_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(compare_dir / "compare_config.json", cfg.model_dump(mode="json"))
+    cores = max(len(os.sched_getaffinity(0)), 1)
+    threads = cfg.train.num_threads or max(cores // jobs, 1) if jobs > 1 else cfg.train.num_threads
+    cells = cell_configs(cfg, compare_dir, threads)
+    say(f"compare: {len(cells)} cells ({len(cfg.arms)} arms × {len(cfg.label_budgets)} budgets × {len(cfg.seeds)} seeds) -> {compare_dir}")
+
+    results: list[dict | None] = [None] * len(cells)
+    todo = []
+    for i, (record, ft) in enumerate(cells):
+        done = compare_dir / record["run_dir"] / "result.json"
+        if done.is_file():
+            results[i] = read_json(done)
+        else:
+            todo.append(i)
+    if len(todo) < len(cells):
+        say(f"  {len(cells) - len(todo)} cells already complete, {len(todo)} to run")
+
+    if jobs > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = {i: pool.submit(_run_cell, cells[i][1], True) for i in todo}
+            for i, fut in futures.items():
+                results[i] = fut.result()
+                _say_cell(say, cells[i][0], results[i])
+    else:
+        for i in todo:
+            results[i] = _run_cell(cells[i][1], quiet=True)
+            _say_cell(say, cells[i][0], results[i])
+
+    metric = cfg.metric or ("acc" if cfg.task.kind == "classification" else "mse")
+    if metric not in results[0]["test"]:
+        raise ConfigError(f"metric: {metric!r} is not a test metric of this task (have {sorted(results[0]['test'])})")
+    summary = {
+        "format_version": FORMAT_VERSION, "name": cfg.run.name, "pretrained": cfg.pretrained, "task": cfg.task.kind,
+        "metric": metric, "higher_is_better": metric not in LOWER_IS_BETTER, "n_train_pool": results[0].get("n_pool"),
+        "cells": [{**record, "status": "done", **{k: res.get(k) for k in (
+            "n_labels", "test", "best_val", "best_step", "steps", "seconds_to_best", "train_seconds",
+            "params_trained", "params_total", "items_seen")}} for (record, _), res in zip(cells, results)],
+    }
+    write_json_atomic(compare_dir / "compare.json", summary)
+    table = summary_table(summary)
+    (compare_dir / "compare.md").write_text(table + "\n", encoding="utf-8")
+    say(table)
+    return compare_dir
+
+
+def _say_cell(say, record: dict, result: dict) -> None:
+    test = result["test"]
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in test.items() if k != "loss")
+    say(f"  {record['run_dir']:<34} n={result['n_labels']:<6} {shown}  ({result['train_seconds']:.1f}s)")
+
+
+def summary_table(summary: dict) -> str:
+    """Markdown: mean ± std of the headline test metric per arm (rows) × label budget (columns)."""
+    metric, cells = summary["metric"], summary["cells"]
+    arms = list(dict.fromkeys(c["arm"] for c in cells))
+    budgets = list(dict.fromkeys(_budget_tag(c["label_budget"]) for c in cells))
+    labels = {}
+    for c in cells:
+        labels.setdefault(_budget_tag(c["label_budget"]), c["n_labels"])
+
+    def cell(arm: str, b: str) -> str:
+        vals = [c["test"][metric] for c in cells if c["arm"] == arm and _budget_tag(c["label_budget"]) == b]
+        if not vals:
+            return "–"
+        sd = statistics.stdev(vals) if len(vals) > 1 else math.nan
+        return f"{statistics.mean(vals):.3f} ± {sd:.3f}" if not math.isnan(sd) else f"{vals[0]:.3f}"
+
+    head = f"| test {metric} (mean ± std over seeds) | " + " | ".join(f"{labels[b]:,} labels" for b in budgets) + " |"
+    rule = "|---|" + "---|" * len(budgets)
+    rows = [f"| {arm} | " + " | ".join(cell(arm, b) for b in budgets) + " |" for arm in arms]
+    return "\n".join([head, rule, *rows])

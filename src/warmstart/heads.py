@@ -1,0 +1,49 @@
+"""Shared head building blocks: pooling of token features, a linear head, and a tied LM head."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from warmstart.types import Features
+
+
+def pool(feats: Features, how: str) -> torch.Tensor:
+    """(B, T, D) token features -> (B, D): mean over real tokens, the first token, or the last real one."""
+    if how == "mean" or feats.tokens is None:
+        return feats.pooled
+    if how == "cls":
+        return feats.tokens[:, 0]
+    # "last": index of the last real token per row (right padding assumed).
+    last = feats.mask.long().sum(1).clamp(min=1) - 1  # (B,)
+    return feats.tokens[torch.arange(feats.tokens.size(0)), last]
+
+
+class LinearHead(nn.Module):
+    """Dropout + linear: pooled features (B, D) -> outputs (B, n_out)."""
+
+    def __init__(self, d_in: int, n_out: int, dropout: float = 0.0):
+        super().__init__()
+        self.drop = nn.Dropout(dropout)
+        self.proj = nn.Linear(d_in, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.drop(x))
+
+
+class TiedLMHead(nn.Module):
+    """Vocabulary logits that reuse the backbone's token-embedding matrix (weight tying, as GPT-2
+    and BERT do). The head owns only an optional transform and an output bias, so saving the head
+    never duplicates the embedding matrix."""
+
+    def __init__(self, embeddings: nn.Embedding, transform: bool):
+        super().__init__()
+        d, vocab = embeddings.embedding_dim, embeddings.num_embeddings
+        self._embeddings = [embeddings]  # a list hides it from this module's parameters/state dict
+        # BERT's MLM head: dense + GELU + LayerNorm before the tied decoder.
+        self.transform = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.LayerNorm(d)) if transform else nn.Identity()
+        self.bias = nn.Parameter(torch.zeros(vocab))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return F.linear(self.transform(h), self._embeddings[0].weight, self.bias)  # (..., V)

@@ -1,0 +1,62 @@
+"""Backbones only: inputs -> Features. No heads, no losses.
+
+BACKBONES maps the config `kind` to a class; `build_backbone` makes a fresh one from config,
+`load_backbone` rebuilds one from a checkpoint's backbone.json + backbone.safetensors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from warmstart.checkpoint.io import load_tensors, read_json
+from warmstart.errors import CheckpointError
+from warmstart.models.base import Backbone, check_layer_groups
+from warmstart.models.hf import HFBackbone
+from warmstart.models.transformer import TransformerBackbone
+
+BACKBONES: dict[str, type[Backbone]] = {
+    "transformer": TransformerBackbone,
+    "hf": HFBackbone,
+}
+
+BACKBONE_FORMAT_VERSION = 1
+
+
+def build_backbone(cfg, vocab_size: int, special: dict[str, int | None], max_len: int) -> Backbone:
+    """A freshly built backbone for a `model` config section (random init, or a local HF dir)."""
+    if cfg.kind == "hf":
+        return HFBackbone.load(cfg.path, cfg.pretrained_weights)
+    return TransformerBackbone.build(
+        cfg.arch, cfg.size, vocab_size=vocab_size, max_len=cfg.max_len or max_len, special=special,
+        n_layers=cfg.n_layers, d_model=cfg.d_model, n_heads=cfg.n_heads, d_ff=cfg.d_ff, dropout=cfg.dropout,
+    )
+
+
+def backbone_json(backbone: Backbone) -> dict:
+    return {"format_version": BACKBONE_FORMAT_VERSION, **backbone.spec()}
+
+
+def load_backbone(ckpt: Path, random_init: bool = False) -> Backbone:
+    """Rebuild the backbone saved in checkpoint dir `ckpt`; load its weights unless random_init.
+
+    Loading is strict: a missing or unexpected key is an incompatible checkpoint, never a silent
+    partial load.
+    """
+    spec = read_json(Path(ckpt) / "backbone.json")
+    kind = spec.get("kind")
+    if kind not in BACKBONES:
+        raise CheckpointError(f"{ckpt}/backbone.json: unknown backbone kind {kind!r}; expected one of {sorted(BACKBONES)}")
+    if spec.get("format_version", 0) > BACKBONE_FORMAT_VERSION:
+        raise CheckpointError(f"{ckpt}/backbone.json: format_version {spec['format_version']} is newer than this warmstart supports")
+    backbone = BACKBONES[kind].from_spec(spec)
+    if not random_init:
+        state = load_tensors(ckpt, "backbone")
+        missing, unexpected = backbone.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{ckpt}/backbone.safetensors: does not match backbone.json "
+                f"(missing {len(missing)} keys e.g. {missing[:2]}, unexpected {len(unexpected)} e.g. {unexpected[:2]})")
+    return backbone
+
+
+__all__ = ["BACKBONES", "Backbone", "build_backbone", "load_backbone", "backbone_json", "check_layer_groups"]

@@ -1,0 +1,147 @@
+"""Transformer backbones: a GPT-2-style decoder or a BERT-style encoder built from a `transformers`
+config, wrapped behind the Backbone contract. token ids + mask -> per-token features + masked mean.
+
+We wrap Hugging Face models instead of reimplementing them: measured on our CPUs, HF GPT-2 trains as
+fast as a hand-written GPT, and wrapping gives HF-format export and any local HF model for free.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from warmstart.errors import ConfigError
+from warmstart.models.base import Backbone
+from warmstart.types import Features, TextBatch
+
+# Size presets: (n_layers, d_model, n_heads). d_ff defaults to 4 * d_model.
+PRESETS: dict[str, tuple[int, int, int]] = {
+    "tiny": (2, 128, 4),
+    "small": (6, 256, 4),
+    "base": (12, 768, 12),
+}
+
+
+def hf_config(arch: str, vocab_size: int, max_len: int, n_layers: int, d_model: int, n_heads: int,
+              d_ff: int, dropout: float, special: dict[str, int | None]):
+    """A transformers config for our two architectures, with our special-token ids."""
+    if d_model % n_heads:
+        raise ConfigError(f"model.d_model ({d_model}) must be divisible by model.n_heads ({n_heads})")
+    if arch == "gpt2":
+        from transformers import GPT2Config
+
+        return GPT2Config(
+            vocab_size=vocab_size, n_positions=max_len, n_embd=d_model, n_layer=n_layers, n_head=n_heads,
+            n_inner=d_ff, resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout,
+            bos_token_id=special.get("cls"), eos_token_id=special.get("sep"), pad_token_id=special.get("pad"),
+        )
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=vocab_size, max_position_embeddings=max_len, hidden_size=d_model, num_hidden_layers=n_layers,
+        num_attention_heads=n_heads, intermediate_size=d_ff, hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout, pad_token_id=special.get("pad") or 0,
+    )
+
+
+def model_from_config(config) -> nn.Module:
+    """Instantiate the bare (headless) HF model for a config, randomly initialized."""
+    from transformers import AutoModel, BertModel
+
+    if config.model_type == "bert":  # no pooler: we pool ourselves, and unused params would never train
+        return BertModel(config, add_pooling_layer=False)
+    return AutoModel.from_config(config)
+
+
+class TransformerBackbone(Backbone):
+    """Any bare HF transformer (GPT-2, BERT, or a local model of another type) as a Backbone.
+
+    `self.model` is the HF module, so state-dict keys are `model.<HF name>` and export is
+    `self.model.save_pretrained(dir)`.
+    """
+
+    kind = "transformer"
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        cfg = model.config
+        self.feature_dim = int(getattr(cfg, "hidden_size", None) or cfg.n_embd)
+        # Decoders attend left-to-right: their natural pooled token is the last real one.
+        self.causal = bool(cfg.model_type in ("gpt2", "gpt_neo", "gptj", "llama", "mistral", "qwen2") or getattr(cfg, "is_decoder", False))
+        self.max_len = int(getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", 512))
+
+    @classmethod
+    def build(cls, arch: str, size: str, vocab_size: int, max_len: int, special: dict[str, int | None],
+              n_layers: int | None = None, d_model: int | None = None, n_heads: int | None = None,
+              d_ff: int | None = None, dropout: float = 0.1) -> "TransformerBackbone":
+        p_layers, p_d, p_heads = PRESETS[size]
+        d_model = d_model or p_d
+        config = hf_config(arch, vocab_size, max_len, n_layers or p_layers, d_model, n_heads or p_heads,
+                           d_ff or 4 * d_model, dropout, special)
+        return cls(model_from_config(config))
+
+    def forward(self, batch: TextBatch) -> Features:
+        ids, mask = batch["input_ids"], batch.get("attention_mask")
+        # A mask of all ones (packed pretraining blocks) is dropped so SDPA takes its fast path.
+        hf_mask = None if mask is None or bool(mask.all()) else mask
+        hidden = self.model(input_ids=ids, attention_mask=hf_mask).last_hidden_state  # (B, T, D)
+        if mask is None:
+            mask = torch.ones_like(ids)
+        m = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+        # Masked mean over real tokens; clamp guards an all-padding row against 0/0.
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, D)
+        return Features(tokens=hidden, pooled=pooled, mask=mask)
+
+    def input_embeddings(self) -> nn.Embedding:
+        return self.model.get_input_embeddings()
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Embeddings, then one group per block, then anything after the blocks (final norm).
+
+        Works for any HF transformer: the blocks are the largest nn.ModuleList; parameters registered
+        before the first block form the input group, the rest the output group.
+        """
+        blocks = max((m for m in self.model.modules() if isinstance(m, nn.ModuleList)),
+                     key=lambda m: sum(p.numel() for p in m.parameters()), default=None)
+        block_of = {}
+        if blocks is not None:
+            for i, block in enumerate(blocks):
+                for p in block.parameters():
+                    block_of[id(p)] = i
+        n_blocks = len(blocks) if blocks is not None else 0
+        before, after, per_block = [], [], [[] for _ in range(n_blocks)]
+        seen_block = False
+        for p in self.model.parameters():  # registration order = depth order for HF models
+            if id(p) in block_of:
+                per_block[block_of[id(p)]].append(p)
+                seen_block = True
+            else:
+                (after if seen_block else before).append(p)
+        return [g for g in [before, *per_block, after] if g]
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": self.kind, "hf_config": self.model.config.to_dict()}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> "TransformerBackbone":
+        from transformers import AutoConfig
+
+        cfg = dict(spec["hf_config"])
+        config = AutoConfig.for_model(cfg.pop("model_type"), **cfg)
+        return cls(model_from_config(config))
+
+    @classmethod
+    def tiny(cls, arch: str = "bert") -> "TransformerBackbone":
+        return cls.build(arch, "tiny", vocab_size=64, max_len=16, special={"pad": 0, "cls": 2, "sep": 3},
+                         n_layers=2, d_model=16, n_heads=2, d_ff=32, dropout=0.0)
+
+    def example_batch(self, batch_size: int = 4) -> TextBatch:
+        vocab = self.input_embeddings().num_embeddings
+        ids = torch.randint(5, vocab, (batch_size, 12))
+        mask = torch.ones_like(ids)
+        mask[0, 8:] = 0  # one padded row exercises masking
+        ids[0, 8:] = 0
+        return {"input_ids": ids, "attention_mask": mask}

@@ -1,0 +1,37 @@
+"""GPT-style pretraining: predict token t+1 from tokens <= t. Loss = mean cross-entropy over the
+next-token targets that are real tokens (padding never counts)."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import nn
+
+from warmstart.errors import ConfigError
+from warmstart.evaluation.metrics import LMMetrics
+from warmstart.heads import TiedLMHead
+from warmstart.models.base import Backbone
+from warmstart.types import StepOutput, TextBatch
+
+
+class CausalLM(nn.Module):
+    def __init__(self, backbone: Backbone, cfg, special: dict[str, int | None]):
+        super().__init__()
+        if not getattr(backbone, "causal", False):
+            raise ConfigError("objective.kind=causal_lm needs a causal (decoder) backbone, e.g. model.arch=gpt2")
+        self.backbone, self.cfg = backbone, cfg
+        # GPT-2 applies its final LayerNorm inside the backbone, so the head is just the tied decoder.
+        self.head = TiedLMHead(backbone.input_embeddings(), transform=False)
+
+    def forward(self, batch: TextBatch) -> StepOutput:
+        ids = batch["input_ids"]  # (B, T)
+        feats = self.backbone(batch)
+        h = feats.tokens[:, :-1]  # (B, T-1, D): position t predicts token t+1
+        targets = ids[:, 1:]
+        counted = feats.mask[:, 1:].bool()  # a target counts only if it is a real token
+        # Project only the counted positions to the vocabulary: no (B, T, V) tensor for padding.
+        logits = self.head(h[counted])  # (N, V)
+        loss = F.cross_entropy(logits.float(), targets[counted])
+        return StepOutput(loss=loss, n_items=int(counted.sum()))
+
+    def new_metrics(self) -> LMMetrics:
+        return LMMetrics()

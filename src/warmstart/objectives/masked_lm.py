@@ -1,0 +1,65 @@
+"""BERT-style pretraining: select mask_prob of the real tokens, corrupt them (80% [MASK], 10% random
+token, 10% unchanged by default) and predict the originals. Only selected positions count."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from warmstart.errors import ConfigError
+from warmstart.evaluation.metrics import LMMetrics
+from warmstart.heads import TiedLMHead
+from warmstart.models.base import Backbone
+from warmstart.types import StepOutput, TextBatch
+
+
+def mask_tokens(ids: torch.Tensor, attention_mask: torch.Tensor, cfg, special: dict[str, int | None],
+                vocab_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns (corrupted ids, selected) where selected (B, T) bool marks the positions to predict.
+
+    Special tokens and padding are never selected. Draws come from `generator` (default: torch's
+    global RNG, which the loop saves in checkpoints, so resumed runs draw the same masks).
+    """
+    never = ~attention_mask.bool()
+    for name in ("pad", "cls", "sep"):
+        if special.get(name) is not None:
+            never |= ids == special[name]
+    u = torch.rand(ids.shape, generator=generator)
+    selected = (u < cfg.mask_prob) & ~never
+    # Guarantee at least one prediction per batch so the loss is always defined.
+    if not bool(selected.any()):
+        candidates = (~never).nonzero()
+        if len(candidates):
+            r, c = candidates[torch.randint(len(candidates), (1,), generator=generator)][0]
+            selected[r, c] = True
+    # One more uniform draw splits the selected positions into [MASK] / random / keep.
+    v = torch.rand(ids.shape, generator=generator)
+    corrupted = ids.clone()
+    to_mask = selected & (v < cfg.mask_token_frac)
+    to_random = selected & (v >= cfg.mask_token_frac) & (v < cfg.mask_token_frac + cfg.random_token_frac)
+    corrupted[to_mask] = special["mask"]
+    corrupted[to_random] = torch.randint(vocab_size, (int(to_random.sum()),), generator=generator)
+    return corrupted, selected
+
+
+class MaskedLM(nn.Module):
+    def __init__(self, backbone: Backbone, cfg, special: dict[str, int | None]):
+        super().__init__()
+        if special.get("mask") is None:
+            raise ConfigError("objective.kind=masked_lm needs a tokenizer with a mask token")
+        self.backbone, self.cfg, self.special = backbone, cfg, special
+        self.vocab_size = backbone.input_embeddings().num_embeddings
+        self.head = TiedLMHead(backbone.input_embeddings(), transform=True)
+
+    def forward(self, batch: TextBatch) -> StepOutput:
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        corrupted, selected = mask_tokens(ids, mask, self.cfg, self.special, self.vocab_size)
+        feats = self.backbone({**batch, "input_ids": corrupted})
+        # Only the selected positions go through the vocabulary projection: ~15% of the (B, T, V) work.
+        logits = self.head(feats.tokens[selected])  # (N, V)
+        loss = F.cross_entropy(logits.float(), ids[selected])
+        return StepOutput(loss=loss, n_items=int(selected.sum()))
+
+    def new_metrics(self) -> LMMetrics:
+        return LMMetrics()

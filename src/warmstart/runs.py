@@ -1,0 +1,89 @@
+"""Run directories: create or reopen one, write the resolved config, find where a run came from.
+
+Layout: runs/<name>/{config.json, metrics.jsonl, result.json, tokenizer/, checkpoints/, export/}.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import torch
+
+from warmstart.checkpoint.io import latest_checkpoint, read_json, write_json_atomic
+from warmstart.errors import CheckpointError, ConfigError
+
+
+def version() -> str:
+    from warmstart import __version__
+
+    return __version__
+
+
+def git_sha() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def open_run_dir(cfg, resume: bool, overwrite: bool) -> tuple[Path, Path | None]:
+    """Create the run dir, or reopen it for --resume. Returns (run_dir, checkpoint to resume or None).
+
+    An existing run with checkpoints is never silently clobbered: the user must say --resume or
+    --overwrite.
+    """
+    run_dir = Path(cfg.run.out_dir) / cfg.run.name
+    ckpt = latest_checkpoint(run_dir) if run_dir.exists() else None
+    if overwrite and run_dir.exists():
+        shutil.rmtree(run_dir)
+        ckpt = None
+    elif run_dir.exists() and (ckpt is not None or (run_dir / "metrics.jsonl").exists()) and not resume:
+        raise ConfigError(f"{run_dir}: run directory already exists; pass --resume to continue it or --overwrite to start over")
+    if resume and ckpt is not None:
+        saved = read_json(run_dir / "config.json")
+        now = cfg.model_dump(mode="json")
+        changed = [k for k in now if k not in ("train",) and saved.get(k) != now[k]]
+        if changed:
+            raise ConfigError(f"{run_dir}: cannot resume with a different config (sections changed: {', '.join(changed)})")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir, ckpt if resume else None
+
+
+def write_config(run_dir: Path, cfg, verb: str, lineage: dict | None = None) -> None:
+    """config.json: the fully resolved config (defaults filled in) + version info + lineage.
+    Resume, evaluate, predict and reports read this, never the user's file."""
+    snapshot = {**cfg.model_dump(mode="json"), "verb": verb, "warmstart_version": version(),
+                "git_sha": git_sha(), "torch_version": torch.__version__}
+    if lineage:
+        snapshot["lineage"] = lineage
+    write_json_atomic(run_dir / "config.json", snapshot)
+
+
+def run_dir_of(ckpt: Path) -> Path:
+    """The run directory that owns checkpoint dir `ckpt` (runs/x/checkpoints/step_N -> runs/x)."""
+    return ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
+
+
+def load_run_config(run_dir: Path):
+    """The validated config of an existing run, from its config.json snapshot."""
+    from warmstart.config import parse_config
+
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir}: not a warmstart run (no config.json)")
+    raw = read_json(path)
+    verb = raw.get("verb")
+    if verb not in ("pretrain", "finetune"):
+        raise CheckpointError(f"{path}: unknown verb {verb!r}")
+    body = {k: v for k, v in raw.items() if k not in ("verb", "warmstart_version", "git_sha", "torch_version", "lineage")}
+    return verb, parse_config(body, verb, str(path))
+
+
+def set_threads(n: int | None) -> None:
+    """Use the cores this process may run on (cgroup/affinity aware), unless told otherwise."""
+    torch.set_num_threads(n or max(len(os.sched_getaffinity(0)), 1))

@@ -1,0 +1,19 @@
+"""Fine-tuning strategies: what trains, with which LR (freezing, LR groups, adapters)."""
+
+from __future__ import annotations
+
+from warmstart.strategies.base import Strategy, count_params
+from warmstart.strategies.full import Full
+from warmstart.strategies.linear_probe import LinearProbe
+
+STRATEGIES: dict[str, type[Strategy]] = {
+    "full": Full,
+    "linear_probe": LinearProbe,
+}
+
+
+def build_strategy(cfg) -> Strategy:
+    return STRATEGIES[cfg.kind](cfg)
+
+
+__all__ = ["STRATEGIES", "Strategy", "build_strategy", "count_params"]

@@ -1,0 +1,37 @@
+"""The strategy contract: decide what trains and at which LR, by module ownership (backbone vs head,
+backbone.layer_groups() index), never by parameter-name substrings."""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+class Strategy:
+    """Base strategy: everything trains at the base LR. Subclasses override what they change."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def prepare(self, module: nn.Module) -> None:
+        """Freeze parameters or change the model (called once, before the optimizer is built)."""
+
+    def param_groups(self, module: nn.Module, lr: float) -> list[dict]:
+        """Optimizer parameter groups: dicts with "params", "lr" and a "name" for logs."""
+        head_lr = getattr(self.cfg, "head_lr", None) or lr
+        return [
+            {"name": "backbone", "params": list(module.backbone.parameters()), "lr": lr},
+            {"name": "head", "params": list(module.head.parameters()), "lr": head_lr},
+        ]
+
+    def train_mode(self, module: nn.Module) -> None:
+        """Called after module.train() each step: frozen parts may go back to eval mode."""
+
+    def on_epoch_start(self, epoch: int, optimizer) -> None:
+        """Hook for schedules of (un)freezing, e.g. gradual unfreezing."""
+
+
+def count_params(module: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    total = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return trainable, total

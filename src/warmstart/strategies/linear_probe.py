@@ -1,0 +1,20 @@
+"""Linear probe: the backbone is frozen (and kept in eval mode, so dropout is off and norm
+statistics are fixed); only the head trains."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from warmstart.strategies.base import Strategy
+
+
+class LinearProbe(Strategy):
+    def prepare(self, module: nn.Module) -> None:
+        module.backbone.requires_grad_(False)
+
+    def param_groups(self, module: nn.Module, lr: float) -> list[dict]:
+        return [{"name": "head", "params": list(module.head.parameters()), "lr": self.cfg.head_lr or lr}]
+
+    def train_mode(self, module: nn.Module) -> None:
+        if self.cfg.freeze_norm_stats:
+            module.backbone.eval()

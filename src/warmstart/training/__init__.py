@@ -1,0 +1,1 @@
+"""The one training loop, its resumable state, and precision contexts."""

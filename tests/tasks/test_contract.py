@@ -1,0 +1,46 @@
+"""Every task: finite loss, n_items, gradients into the backbone, loss falls on a fixed batch."""
+
+import pytest
+import torch
+
+from warmstart.config.schema import ClassificationTask, RegressionTask
+from warmstart.models.transformer import TransformerBackbone
+from warmstart.tasks import TASKS, build_task, head_info
+
+RECORDS = {
+    "classification": [{"text": "a", "label": lab} for lab in ["neg", "pos", "neu", "pos"]],
+    "regression": [{"text": "a", "label": v} for v in [1.0, 2.5, -0.5, 4.0]],
+}
+CFGS = {"classification": ClassificationTask(dropout=0.0), "regression": RegressionTask(dropout=0.0)}
+
+
+@pytest.mark.parametrize("kind", sorted(TASKS))
+@pytest.mark.parametrize("arch", ["bert", "gpt2"])
+def test_task_contract(kind, arch):
+    records = RECORDS[kind]
+    module = build_task(CFGS[kind], TransformerBackbone.tiny(arch), head_info(CFGS[kind], records))
+    batch = {**module.backbone.example_batch(4), "labels": module.encode_targets([r["label"] for r in records])}
+    out = module(batch)
+    assert out.loss.ndim == 0 and torch.isfinite(out.loss) and out.n_items == 4
+    out.loss.backward()
+    assert module.backbone.input_embeddings().weight.grad.abs().sum() > 0
+    opt = torch.optim.AdamW(module.parameters(), lr=1e-2)
+    first = float(module(batch).loss)
+    for _ in range(10):
+        opt.zero_grad()
+        module(batch).loss.backward()
+        opt.step()
+    assert float(module(batch).loss) < first
+    metrics = module.new_metrics()
+    metrics.update(module(batch))
+    assert metrics.primary in metrics.compute()
+
+
+def test_regression_standardizes_and_reports_original_units():
+    info = head_info(RegressionTask(), RECORDS["regression"])
+    assert info["mean"] == pytest.approx(1.75)
+    module = build_task(RegressionTask(dropout=0.0), TransformerBackbone.tiny("bert"), info)
+    batch = {**module.backbone.example_batch(4), "labels": torch.tensor([1.0, 2.5, -0.5, 4.0])}
+    out = module(batch)
+    z = module.head(module.backbone(batch).pooled).squeeze(-1)
+    torch.testing.assert_close(out.logits, z.detach() * info["std"] + info["mean"])
