@@ -1,0 +1,129 @@
+"""Readers for corpora and labeled files: formats, and one-line errors for bad input."""
+
+from pathlib import Path
+
+import pytest
+
+from warmstart.config.schema import CorpusData, LabeledTextData
+from warmstart.data import SOURCES, load_corpus, load_labeled, read_corpus, read_labeled
+from warmstart.errors import DataError
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def _one_line_error(fn, *args, match: str) -> str:
+    with pytest.raises(DataError, match=match) as info:
+        fn(*args)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_sources_cover_the_text_kinds_of_the_schema():
+    import typing
+
+    from warmstart.config import schema
+
+    kinds = set()
+    for union in (schema.PretrainData, schema.FinetuneData):
+        for member in typing.get_args(typing.get_args(union)[0]):
+            kinds |= set(typing.get_args(member.model_fields["kind"].annotation))
+    text_kinds = {cls.model_fields["kind"].default for cls in
+                  (schema.CorpusData, schema.DemoCorpusData, schema.LabeledTextData, schema.DemoSentimentData)}
+    assert text_kinds == set(SOURCES) and set(SOURCES) <= kinds
+
+
+def test_txt_one_document_per_non_empty_line():
+    docs = load_corpus(CorpusData(path=str(FIXTURES / "corpus.txt")))
+    assert len(docs) == 21  # 22 lines, one blank
+    assert docs[0].startswith("The river ran high")
+    assert all(d and d == d.strip() for d in docs)
+
+
+def test_folder_reads_txt_files_recursively_in_sorted_order():
+    docs = read_corpus(FIXTURES / "corpus_dir")
+    assert docs == ["First document of file a.", "Second document of file a.", "Only document of file b."]
+
+
+def test_corpus_from_jsonl_and_csv_fields():
+    assert read_corpus(FIXTURES / "reviews.jsonl")[0] == "Great battery life, lasts two days."
+    assert read_corpus(FIXTURES / "reviews.csv", field="label")[:3] == ["pos", "neg", "neu"]
+
+
+def test_labeled_csv_keeps_string_labels():
+    records = load_labeled(LabeledTextData(path=str(FIXTURES / "reviews.csv")))
+    assert len(records) == 20
+    assert records[0] == {"text": "Great battery life, lasts two days.", "label": "pos"}
+    assert read_labeled(FIXTURES / "reviews.csv", label_field="stars")[0]["label"] == "5"
+
+
+def test_labeled_jsonl_keeps_json_types_and_skips_blank_lines():
+    records = read_labeled(FIXTURES / "reviews.jsonl", label_field="stars")
+    assert [r["label"] for r in records] == [5, 1, 3.5, 5]
+
+
+def test_missing_file(tmp_path):
+    msg = _one_line_error(read_corpus, tmp_path / "nope.txt", match="no such file")
+    assert "nope.txt" in msg
+
+
+@pytest.mark.parametrize("name", ["empty.txt", "empty.csv", "empty.jsonl"])
+def test_empty_file(tmp_path, name):
+    (tmp_path / name).write_text("  \n\n")
+    _one_line_error(read_corpus, tmp_path / name, match=rf"{name}: file is empty")
+
+
+def test_undecodable_file_names_the_line(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"text,label\nfine,a\ncaf\xe9 \xff,b\n")
+    _one_line_error(read_labeled, path, match=r"x.csv: not valid UTF-8 text \(line 3\)")
+
+
+def test_missing_label_column(tmp_path):
+    _one_line_error(read_labeled, FIXTURES / "reviews.csv", "text", "rating",
+                    match=r"reviews.csv: no column 'rating' \(columns: text, label, stars\)")
+
+
+def test_missing_label_field_in_jsonl(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"text": "a", "label": 1}\n{"text": "b", "stars": 2}\n')
+    _one_line_error(read_labeled, path, match=r"r.jsonl: line 2: no field 'label' \(fields: text, stars\)")
+
+
+def test_malformed_jsonl_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": \n')
+    _one_line_error(read_labeled, path, match=r"bad.jsonl: line 2: not valid JSON")
+
+
+def test_jsonl_line_must_be_an_object(tmp_path):
+    path = tmp_path / "list.jsonl"
+    path.write_text('["text", "label"]\n')
+    _one_line_error(read_corpus, path, match=r"line 1: expected a JSON object, got list")
+
+
+def test_empty_label_and_ragged_csv_rows(tmp_path):
+    path = tmp_path / "gap.csv"
+    path.write_text("text,label\nhello,a\nworld,\n")
+    _one_line_error(read_labeled, path, match=r"gap.csv: line 3: empty label in 'label'")
+    path.write_text("text,label\nhello\n")
+    _one_line_error(read_labeled, path, match=r"gap.csv: line 2: expected 2 fields")
+
+
+def test_unsupported_suffix_and_empty_folder(tmp_path):
+    (tmp_path / "data.parquet").write_bytes(b"PAR1")
+    _one_line_error(read_corpus, tmp_path / "data.parquet", match="unsupported file type '.parquet'")
+    (tmp_path / "empty").mkdir()
+    _one_line_error(read_corpus, tmp_path / "empty", match="folder has no .txt files")
+
+
+def test_utf8_bom_is_accepted(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("text,label\nhé,a\n".encode("utf-8-sig"))
+    assert read_labeled(path) == [{"text": "hé", "label": "a"}]
+
+
+def test_malformed_csv_is_one_line(tmp_path):
+    path = tmp_path / "huge.csv"
+    path.write_text("text,label\n" + "x" * 200_000 + ",a\n")  # beyond the csv module's field size limit
+    _one_line_error(read_labeled, path, match=r"huge.csv: line \d+: malformed CSV \(field larger than field limit")
