@@ -1,6 +1,9 @@
 """The lifecycle verbs as library functions: pretrain, finetune, evaluate, predict, export.
 
 Each reads top to bottom like a script, one concept module per line; the CLI is a thin wrapper.
+Text, images and feature vectors take the same path: `inputs.open_inputs(cfg.data)` picks the
+modality's Inputs object (tokenizer or normalizer, and batch makers), and everything after it -
+backbone, objective or task, strategy, loop, checkpoints - does not care which it was.
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ from pathlib import Path
 
 import torch
 
-from warmstart import data, tokenizers
 from warmstart.checkpoint.io import read_json, resolve_checkpoint, write_json_atomic
 from warmstart.checkpoint.run import load_module_weights, load_optimizer
-from warmstart.config.schema import FinetuneConfig, FullStrategy, HFTokenizer, PretrainConfig
-from warmstart.data.loaders import BatchIterator, block_examples, sequential_batches, text_examples
+from warmstart.config.schema import FinetuneConfig, FullStrategy, PretrainConfig
+from warmstart.data.loaders import BatchIterator, sequential_batches
 from warmstart.errors import ConfigError, DataError
 from warmstart.evaluation import evaluate as run_eval
+from warmstart.inputs import Examples, open_inputs
 from warmstart.models import build_backbone, load_backbone
 from warmstart.objectives import build_objective
 from warmstart.optim import build_optimizer, build_schedule
@@ -28,29 +31,26 @@ from warmstart.training.loop import MetricsLog, train
 from warmstart.training.state import TrainState
 
 
-def _backbone_and_tokenizer(cfg, run_dir: Path, texts: list[str], resume_ckpt: Path | None, max_len: int):
-    """Where the backbone and tokenizer come from: a resumed checkpoint, `init` (a warmstart run),
-    a local HF model directory, or fresh (train a tokenizer on `texts`, random weights).
-    Returns (backbone, tokenizer, lineage)."""
-    if resume_ckpt is not None:  # the run's own saved tokenizer and architecture: bit-identical resume
-        return load_backbone(resume_ckpt, random_init=True), tokenizers.load_tokenizer(run_dir / "tokenizer"), None
-    if cfg.init is not None:
+def _backbone(cfg, run_dir: Path, inputs, fit_on, resume_ckpt: Path | None):
+    """Where the backbone and the inputs' preprocessor (tokenizer or normalizer) come from: a
+    resumed checkpoint, `init` (a warmstart run: its weights, or its architecture with fresh
+    weights), or fresh (fit the preprocessor on `fit_on`, the training examples; random weights).
+    Returns (backbone, lineage)."""
+    if resume_ckpt is not None:  # the run's own preprocessor and architecture: bit-identical resume
+        inputs.load(run_dir)
+        backbone, lineage = load_backbone(resume_ckpt, random_init=True), None
+    elif cfg.init is not None:
         ckpt = resolve_checkpoint(cfg.init, prefer_best=False)
         random = getattr(cfg, "init_weights", "pretrained") == "random"
+        inputs.load(run_dir_of(ckpt))  # the backbone was trained on inputs scaled like this
         backbone = load_backbone(ckpt, random_init=random)
-        tok = tokenizers.load_tokenizer(run_dir_of(ckpt) / "tokenizer")
-        return backbone, tok, {"init": str(cfg.init), "checkpoint": str(ckpt), "init_weights": "random" if random else "pretrained"}
-    tok_cfg = cfg.tokenizer or HFTokenizer(path=cfg.model.path)
-    tok = tokenizers.build_tokenizer(tok_cfg, texts)
-    special = tokenizers.special_ids(tok)
-    backbone = build_backbone(cfg.model, len(tok), special, max_len)
-    lineage = {"model": cfg.model.kind, "path": getattr(cfg.model, "path", None)}
-    return backbone, tok, lineage
-
-
-def _check_len(backbone, max_len: int, field: str) -> None:
-    if max_len > getattr(backbone, "max_len", max_len):
-        raise ConfigError(f"{field} ({max_len}) exceeds the model's maximum positions ({backbone.max_len})")
+        lineage = {"init": str(cfg.init), "checkpoint": str(ckpt), "init_weights": "random" if random else "pretrained"}
+    else:
+        inputs.fit(cfg, fit_on)
+        backbone = build_backbone(cfg.model, **inputs.backbone_args())
+        lineage = {"model": cfg.model.kind, "path": getattr(cfg.model, "path", None)}
+    inputs.check(backbone)
+    return backbone, lineage
 
 
 def _start(run_dir: Path, module, optimizer, schedule, batches, resume_ckpt: Path | None, say) -> tuple[TrainState, MetricsLog]:
@@ -74,81 +74,78 @@ def _describe(say, module, batches, cfg, unit: str) -> None:
         f"{cfg.max_steps} steps | precision {cfg.precision}")
 
 
+def _batches(examples: Examples, batch_size: int, max_batches: int | None = None):
+    """One ordered pass over a split (evaluation)."""
+    return sequential_batches(examples.n, examples.make_batch, batch_size, max_batches)
+
+
+def _shown(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+
+
 # ------------------------------------------------------------------------------------- pretrain
 
 
 def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False, say=print) -> Path:
-    """Pretrain a backbone with a self-supervised objective; returns the run directory."""
+    """Pretrain a backbone with a self-supervised (or source-supervised) objective; returns the run dir."""
     run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite)
     set_threads(cfg.train.num_threads)
     torch.manual_seed(cfg.run.seed)
 
-    texts = data.load_corpus(cfg.data)
-    backbone, tok, lineage = _backbone_and_tokenizer(cfg, run_dir, texts, resume_ckpt, cfg.data.max_len)
-    _check_len(backbone, cfg.data.max_len, "data.max_len")
-    tok.save_pretrained(str(run_dir / "tokenizer"))
+    # Inputs: text documents, or the training pool of an image/vector set (its val split is held
+    # out for the validation loss; its test split is never read), plus the preprocessor for them.
+    inputs = open_inputs(cfg.data)
+    pool = inputs.read_pretrain(cfg.run.seed)
+    backbone, lineage = _backbone(cfg, run_dir, inputs, pool if inputs.modality == "text" else pool.train, resume_ckpt)
+    inputs.save(run_dir)
     write_config(run_dir, cfg, "pretrain", lineage)
+    train_set, val_set = inputs.pretrain_sets(pool, cfg, say)
 
-    # Tokenize once into a memory-mapped cache, then cut fixed-length blocks (no padding).
-    cache_dir = cfg.data.cache_dir or Path(cfg.run.out_dir) / ".cache" / "tokens"
-    ids = data.token_ids(texts, tok, cache_dir)
-    train_blocks, val_blocks = data.split_blocks(ids, cfg.data.max_len, cfg.data.val_frac)
-    say(f"corpus: {len(texts):,} documents, {len(ids):,} tokens -> {len(train_blocks):,} train / {len(val_blocks):,} val blocks of {cfg.data.max_len}")
-
-    special = tokenizers.special_ids(tok)
-    module = build_objective(cfg.objective, backbone, special)
+    module = build_objective(cfg.objective, backbone, inputs.objective_info(pool))
     strategy = build_strategy(FullStrategy())
     optimizer = build_optimizer(strategy.param_groups(module, cfg.optim.lr), cfg.optim)
     schedule = build_schedule(optimizer, cfg.schedule, cfg.train.max_steps)
-    batches = BatchIterator(len(train_blocks), block_examples(train_blocks), cfg.train.batch_size, cfg.run.seed)
+    batches = BatchIterator(train_set.n, train_set.make_batch, cfg.train.batch_size, cfg.run.seed)
     state, log = _start(run_dir, module, optimizer, schedule, batches, resume_ckpt, say)
-    _describe(say, module, batches, cfg.train, "blocks")
+    _describe(say, module, batches, cfg.train, "blocks" if inputs.modality == "text" else "examples")
 
     def evaluate_val(max_batches):
-        return run_eval(module, sequential_batches(len(val_blocks), block_examples(val_blocks), cfg.train.batch_size, max_batches), cfg.train.precision)
+        return run_eval(module, _batches(val_set, cfg.train.batch_size, max_batches), cfg.train.precision)
 
-    head_meta = {"objective": cfg.objective.kind}
+    # The objective head's facts (e.g. the supervised objective's source labels) go with each checkpoint.
+    head_meta = {"objective": cfg.objective.kind, **(module.info() if hasattr(module, "info") else {})}
     state = train(module, batches, optimizer, schedule, strategy, cfg.train, run_dir, state, log, evaluate_val, head_meta, say=say)
     final = evaluate_val(None)
     result = {"val": final, "steps": state.step, "train_seconds": state.elapsed_s, "items_seen": state.items_seen,
               "tokens_per_s": state.items_seen / max(state.elapsed_s, 1e-9) if cfg.objective.kind == "causal_lm" else None}
     write_json_atomic(run_dir / "result.json", result)
-    say(f"pretrain done: val loss {final['loss']:.4f} (ppl {final['ppl']:.1f}) after {state.step} steps, {state.elapsed_s:.1f}s -> {run_dir}")
+    say(f"pretrain done: val {_shown(final)} after {state.step} steps, {state.elapsed_s:.1f}s -> {run_dir}")
     return run_dir
 
 
 # ------------------------------------------------------------------------------------- finetune
 
 
-def _encode_split(module, tok, records: list[dict], max_len: int, source: str):
-    encoded = tokenizers.encode(tok, [r["text"] for r in records], max_len)
-    try:
-        targets = module.encode_targets([r["label"] for r in records])
-    except (ValueError, KeyError) as e:
-        raise DataError(f"{source}: label {e} cannot be used by this task (check data.label_field and task.kind)") from None
-    return encoded, targets
-
-
 def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ckpt: Path | None = None,
                      ckpt_for_weights: Path | None = None):
-    """Data, tokenizer and module for a fine-tune config (shared by finetune, evaluate and predict)."""
-    records = data.load_labeled(cfg.data)
+    """Data, inputs and module for a fine-tune config (shared by finetune and evaluate).
+    Returns (splits, inputs, module, lineage)."""
+    inputs = open_inputs(cfg.data)
     is_cls = cfg.task.kind == "classification"
-    splits = data.split_records(records, cfg.data, cfg.run.seed, stratify=is_cls)
-    if ckpt_for_weights is not None:  # evaluate/predict: rebuild exactly what was trained
-        backbone = load_backbone(ckpt_for_weights, random_init=True)
-        tok = tokenizers.load_tokenizer(run_dir / "tokenizer")
-        info, lineage = read_json(ckpt_for_weights / "head.json"), None
+    records, splits = inputs.read_labeled(cfg.run.seed, stratify=is_cls)
+    if ckpt_for_weights is not None:  # evaluate: rebuild exactly what was trained
+        inputs.load(run_dir)
+        backbone, lineage = load_backbone(ckpt_for_weights, random_init=True), None
+        info = read_json(ckpt_for_weights / "head.json")
     else:
-        backbone, tok, lineage = _backbone_and_tokenizer(cfg, run_dir, [r["text"] for r in splits.train], resume_ckpt, cfg.data.max_len)
+        backbone, lineage = _backbone(cfg, run_dir, inputs, splits.train, resume_ckpt)
         # Classification labels come from all records (the class set is known up front); regression
         # statistics from the training split only.
         info = read_json(resume_ckpt / "head.json") if resume_ckpt else head_info(cfg.task, records if is_cls else splits.train)
-    _check_len(backbone, cfg.data.max_len, "data.max_len")
     module = build_task(cfg.task, backbone, {k: v for k, v in info.items() if k != "task"})
     if ckpt_for_weights is not None:
         load_module_weights(ckpt_for_weights, module)
-    return splits, tok, module, info, lineage
+    return splits, inputs, module, lineage
 
 
 def finetune(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False, say=print) -> dict:
@@ -159,29 +156,25 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False,
     set_threads(cfg.train.num_threads)
     torch.manual_seed(cfg.run.seed)
 
-    splits, tok, module, info, lineage = prepare_finetune(cfg, run_dir, resume_ckpt)
-    tok.save_pretrained(str(run_dir / "tokenizer"))
+    splits, inputs, module, lineage = prepare_finetune(cfg, run_dir, resume_ckpt)
+    inputs.save(run_dir)
     write_config(run_dir, cfg, "finetune", lineage)
-    src = f"data ({cfg.data.kind})"
-    train_x, train_y = _encode_split(module, tok, splits.train, cfg.data.max_len, src)
-    val_x, val_y = _encode_split(module, tok, splits.val, cfg.data.max_len, src)
-    test_x, test_y = _encode_split(module, tok, splits.test, cfg.data.max_len, src)
-    pad = tokenizers.special_ids(tok)["pad"]
+    # Only the training split is augmented; val and test batches are deterministic.
+    train_set = inputs.labeled_set(splits.train, module, train=True)
+    val_set = inputs.labeled_set(splits.val, module)
+    test_set = inputs.labeled_set(splits.test, module)
     say(f"data: {len(splits.train):,} train (of a {splits.n_pool:,} pool) / {len(splits.val):,} val / {len(splits.test):,} test")
 
     strategy = build_strategy(cfg.strategy)
     strategy.prepare(module)
     optimizer = build_optimizer(strategy.param_groups(module, cfg.optim.lr), cfg.optim)
     schedule = build_schedule(optimizer, cfg.schedule, cfg.train.max_steps)
-    batches = BatchIterator(len(train_x), text_examples(train_x, train_y, pad), cfg.train.batch_size, cfg.run.seed)
+    batches = BatchIterator(train_set.n, train_set.make_batch, cfg.train.batch_size, cfg.run.seed)
     state, log = _start(run_dir, module, optimizer, schedule, batches, resume_ckpt, say)
     _describe(say, module, batches, cfg.train, "examples")
 
-    def batches_of(x, y, max_batches=None):
-        return sequential_batches(len(x), text_examples(x, y, pad), cfg.train.batch_size, max_batches)
-
     def evaluate_val(max_batches):
-        return run_eval(module, batches_of(val_x, val_y, max_batches), cfg.train.precision)
+        return run_eval(module, _batches(val_set, cfg.train.batch_size, max_batches), cfg.train.precision)
 
     head_meta = {"task": cfg.task.kind, **module.info()}
     state = train(module, batches, optimizer, schedule, strategy, cfg.train, run_dir, state, log, evaluate_val,
@@ -191,7 +184,7 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False,
     if cfg.train.select_best and (run_dir / "checkpoints" / "best").exists():
         load_module_weights(run_dir / "checkpoints" / "best", module)
     best_val = evaluate_val(None)
-    test = run_eval(module, batches_of(test_x, test_y), cfg.train.precision)
+    test = run_eval(module, _batches(test_set, cfg.train.batch_size), cfg.train.precision)
     log.write({"step": state.step, "split": "test", **test, "elapsed_s": round(state.elapsed_s, 3)})
     trainable, total = count_params(module)
     result = {
@@ -218,43 +211,47 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, float]:
     if verb == "pretrain":
         if split != "val":
             raise ConfigError(f"--split {split}: a pretraining run has only a 'val' split")
-        tok = tokenizers.load_tokenizer(run_dir / "tokenizer")
-        module = build_objective(cfg.objective, load_backbone(ckpt), tokenizers.special_ids(tok))
+        inputs = open_inputs(cfg.data)
+        pool = inputs.read_pretrain(cfg.run.seed)
+        inputs.load(run_dir)
+        module = build_objective(cfg.objective, load_backbone(ckpt), inputs.objective_info(pool))
         load_module_weights(ckpt, module)
-        ids = data.token_ids(data.load_corpus(cfg.data), tok, cfg.data.cache_dir or Path(cfg.run.out_dir) / ".cache" / "tokens")
-        _, val_blocks = data.split_blocks(ids, cfg.data.max_len, cfg.data.val_frac)
-        return run_eval(module, sequential_batches(len(val_blocks), block_examples(val_blocks), cfg.train.batch_size), cfg.train.precision)
-    splits, tok, module, _, _ = prepare_finetune(cfg, run_dir, ckpt_for_weights=ckpt)
+        _, val_set = inputs.pretrain_sets(pool, cfg, lambda *_: None)
+        return run_eval(module, _batches(val_set, cfg.train.batch_size), cfg.train.precision)
     if split not in ("train", "val", "test"):
         raise ConfigError(f"--split {split}: expected one of train, val, test")
-    x, y = _encode_split(module, tok, getattr(splits, split), cfg.data.max_len, f"data ({cfg.data.kind})")
-    pad = tokenizers.special_ids(tok)["pad"]
-    return run_eval(module, sequential_batches(len(x), text_examples(x, y, pad), cfg.train.batch_size), cfg.train.precision)
+    splits, inputs, module, _ = prepare_finetune(cfg, run_dir, ckpt_for_weights=ckpt)
+    examples = inputs.labeled_set(getattr(splits, split), module)
+    return run_eval(module, _batches(examples, cfg.train.batch_size), cfg.train.precision)
 
 
 def load_predictor(run_dir: str | Path):
-    """(module, tokenizer, cfg) of a fine-tuned run, ready for inference."""
+    """(module, inputs, cfg) of a fine-tuned run, ready for inference."""
     run_dir = Path(run_dir)
     verb, cfg = load_run_config(run_dir)
     if verb != "finetune":
         raise ConfigError(f"{run_dir}: predict needs a fine-tuning run (this one is a {verb} run)")
     ckpt = resolve_checkpoint(run_dir)
-    tok = tokenizers.load_tokenizer(run_dir / "tokenizer")
+    inputs = open_inputs(cfg.data)
+    inputs.load(run_dir)
     info = read_json(ckpt / "head.json")
     module = build_task(cfg.task, load_backbone(ckpt, random_init=True), {k: v for k, v in info.items() if k != "task"})
     load_module_weights(ckpt, module)
     module.eval()
-    return module, tok, cfg
+    return module, inputs, cfg
 
 
 @torch.no_grad()
-def predict(run_dir: str | Path, texts: list[str], batch_size: int = 64) -> list[dict]:
-    """Predictions for raw texts: {"label"} (+ "probs" per class) or {"value"} for regression."""
-    module, tok, cfg = load_predictor(run_dir)
-    pad = tokenizers.special_ids(tok)["pad"]
-    encoded = tokenizers.encode(tok, texts, cfg.data.max_len)
+def predict(run_dir: str | Path, items, batch_size: int = 64) -> list[dict]:
+    """Predictions for raw inputs: {"label"} (+ "probs" per class) or {"value"} for regression.
+
+    `items`: a list of texts (text runs), an array (N, C, H, W) of images scaled to [0, 1] (image
+    runs), or an array (N, F) of raw features (vector runs); `predict_file` reads them from disk.
+    """
+    module, inputs, cfg = load_predictor(run_dir)
+    examples = inputs.predict_set(items)
     out = []
-    for batch in sequential_batches(len(encoded), text_examples(encoded, None, pad), batch_size):
+    for batch in _batches(examples, batch_size):
         z = module.head(_pooled(module, batch))
         if cfg.task.kind == "classification":
             probs = z.float().softmax(-1)
@@ -267,6 +264,27 @@ def predict(run_dir: str | Path, texts: list[str], batch_size: int = 64) -> list
     return out
 
 
+def predict_file(run_dir: str | Path, path: str | Path) -> list[dict]:
+    """Predictions for a file in the run's modality: a text file (one text per line), an image
+    file, a folder of images or an .npz (image runs), a CSV with the feature columns (vector runs).
+    Each result carries the "input" it belongs to (the text, file name, or file:line)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: input file not found")
+    _, cfg = load_run_config(Path(run_dir))
+    inputs = open_inputs(cfg.data)
+    inputs.load(Path(run_dir))
+    names, items = inputs.read_predict_file(path)
+    if len(names) == 0:
+        raise DataError(f"{path}: nothing to predict")
+    return [{"input": name, **pred} for name, pred in zip(names, predict(run_dir, items))]
+
+
+def run_modality(run_dir: str | Path) -> str:
+    """"text", "image" or "vector": what a run's data is."""
+    return load_run_config(Path(run_dir))[1].data.modality
+
+
 def _pooled(module, batch):
     from warmstart.heads import pool
 
@@ -277,19 +295,25 @@ def _pooled(module, batch):
 
 
 def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) -> Path:
-    """Write an HF-format directory (config.json, model.safetensors, tokenizer files) that
-    transformers.AutoModel / AutoTokenizer load offline; the warmstart head rides along."""
+    """Write an HF-format directory (config.json, model.safetensors, tokenizer or transforms.json)
+    that transformers.AutoModel loads offline; the warmstart head rides along. Backbones that
+    wrap a transformers model (transformer, hf, vit) only: a resnet or mlp has no HF format."""
     if fmt != "hf":
         raise ConfigError(f"--format {fmt}: expected 'hf'")
     run_dir = Path(run_dir)
     ckpt = resolve_checkpoint(run_dir)
     backbone = load_backbone(ckpt)
+    if not hasattr(getattr(backbone, "model", None), "save_pretrained"):
+        raise ConfigError(f"--format hf: a {backbone.kind} backbone has no Hugging Face format; "
+                          f"its weights are {ckpt / 'backbone.safetensors'} (spec in backbone.json)")
     out = Path(out) if out else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
     backbone.model.save_pretrained(str(out), safe_serialization=True)
-    tokenizers.load_tokenizer(run_dir / "tokenizer").save_pretrained(str(out))
+    _, cfg = load_run_config(run_dir)
+    inputs = open_inputs(cfg.data)
+    inputs.load(run_dir)
+    inputs.export(out)  # the tokenizer files, or transforms.json (normalization statistics)
     # The task/objective head stays in warmstart's own files next to the HF ones.
     shutil.copy(ckpt / "head.safetensors", out / "warmstart_head.safetensors")
     (out / "warmstart_head.json").write_text(json.dumps(read_json(ckpt / "head.json"), indent=2), encoding="utf-8")
     return out
-

