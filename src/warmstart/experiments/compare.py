@@ -64,8 +64,9 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
     compare_dir = Path(cfg.run.out_dir) / cfg.run.name
     compare_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(compare_dir / "compare_config.json", cfg.model_dump(mode="json"))
-    cores = max(len(os.sched_getaffinity(0)), 1)
-    threads = cfg.train.num_threads or max(cores // jobs, 1) if jobs > 1 else cfg.train.num_threads
+    threads = cfg.train.num_threads
+    if jobs > 1 and threads is None:  # parallel cells split the cores instead of oversubscribing them
+        threads = max(len(os.sched_getaffinity(0)) // jobs, 1)
     cells = cell_configs(cfg, compare_dir, threads)
     say(f"compare: {len(cells)} cells ({len(cfg.arms)} arms × {len(cfg.label_budgets)} budgets × {len(cfg.seeds)} seeds) -> {compare_dir}")
 
