@@ -193,10 +193,56 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False,
         "params_trained": trainable, "params_total": total, "items_seen": state.items_seen,
         "n_labels": len(splits.train), "n_pool": splits.n_pool, "skipped_steps": state.skipped_steps,
     }
+    forgetting = forgetting_check(cfg, module, say)
+    if forgetting is not None:
+        result["forgetting"] = forgetting
     write_json_atomic(run_dir / "result.json", result)
     primary = module.new_metrics().primary
     say(f"finetune done: test {primary} {test[primary]:.4f} (best val {best_val[primary]:.4f} at step {state.best_step}) -> {run_dir}")
     return result
+
+
+def _pretrain_objective(pre_cfg: PretrainConfig, pre_dir: Path, ckpt: Path):
+    """A pretraining run's objective module with checkpoint `ckpt`'s weights, and its validation set."""
+    inputs = open_inputs(pre_cfg.data)
+    pool = inputs.read_pretrain(pre_cfg.run.seed)
+    inputs.load(pre_dir)
+    module = build_objective(pre_cfg.objective, load_backbone(ckpt), inputs.objective_info(pool))
+    load_module_weights(ckpt, module)
+    _, val_set = inputs.pretrain_sets(pool, pre_cfg, lambda *_: None)
+    return module, val_set
+
+
+def forgetting_check(cfg: FinetuneConfig, module, say=print) -> dict | None:
+    """How much of the pretraining objective fine-tuning undid: the pretraining run's objective on
+    its validation data (capped at its eval_batches), with the backbone it handed over (before)
+    and with the fine-tuned backbone (after). Only for runs started from a pretraining run's
+    weights; None otherwise, or when the fine-tuned backbone no longer fits the objective."""
+    if cfg.init is None or cfg.init_weights != "pretrained":
+        return None
+    ckpt = resolve_checkpoint(cfg.init, prefer_best=False)
+    pre_dir = run_dir_of(ckpt)
+    if not (pre_dir / "config.json").is_file():
+        return None
+    verb, pre_cfg = load_run_config(pre_dir)
+    if verb != "pretrain":
+        return None
+    objective, val_set = _pretrain_objective(pre_cfg, pre_dir, ckpt)
+
+    def val_loss() -> dict[str, float]:
+        batches = _batches(val_set, pre_cfg.train.batch_size, pre_cfg.train.eval_batches)
+        return run_eval(objective, batches, cfg.train.precision)
+
+    before = val_loss()
+    try:
+        objective.backbone.load_state_dict(module.backbone.state_dict())
+    except RuntimeError as e:  # e.g. a strategy changed the backbone's structure
+        say(f"forgetting check skipped: the fine-tuned backbone does not load into the pretraining objective ({str(e).splitlines()[0]})")
+        return None
+    after = val_loss()
+    say(f"forgetting check ({pre_cfg.objective.kind} val loss): {before['loss']:.4f} before, {after['loss']:.4f} after fine-tuning")
+    return {"objective": pre_cfg.objective.kind, "pretrain_run": str(pre_dir), "checkpoint": str(ckpt),
+            "val_loss_before": before["loss"], "val_loss_after": after["loss"], "before": before, "after": after}
 
 
 # ------------------------------------------------------------------------- evaluate / predict
@@ -211,12 +257,7 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, float]:
     if verb == "pretrain":
         if split != "val":
             raise ConfigError(f"--split {split}: a pretraining run has only a 'val' split")
-        inputs = open_inputs(cfg.data)
-        pool = inputs.read_pretrain(cfg.run.seed)
-        inputs.load(run_dir)
-        module = build_objective(cfg.objective, load_backbone(ckpt), inputs.objective_info(pool))
-        load_module_weights(ckpt, module)
-        _, val_set = inputs.pretrain_sets(pool, cfg, lambda *_: None)
+        module, val_set = _pretrain_objective(cfg, run_dir, ckpt)
         return run_eval(module, _batches(val_set, cfg.train.batch_size), cfg.train.precision)
     if split not in ("train", "val", "test"):
         raise ConfigError(f"--split {split}: expected one of train, val, test")
