@@ -184,7 +184,8 @@ def explain(cfg, prefix: str = "") -> list[str]:
             lines.append(f"{key}:  ({field.description or type(value).__doc__ or ''})".rstrip())
             lines.extend(explain(value, key + "."))
         else:
-            lines.append(f"{key} = {json.dumps(value, default=str)}  # {field.description or ''}")
+            shown = json.dumps(value, default=lambda v: v.model_dump(mode="json") if isinstance(v, BaseModel) else str(v))
+            lines.append(f"{key} = {shown}  # {field.description or ''}")
     return lines
 
 

@@ -66,10 +66,13 @@ class _Splits(Section):
     def _check(self):
         if self.val_frac + self.test_frac >= 1:
             raise ValueError(f"val_frac + test_frac must be < 1, got {self.val_frac} + {self.test_frac}")
-        b = self.label_budget
-        if b is not None and (b <= 0 or (isinstance(b, float) and b >= 1 and not b.is_integer())):
-            raise ValueError(f"label_budget must be a count >= 1 or a fraction in (0, 1), got {b}")
+        _check_budget(self.label_budget, "label_budget")
         return self
+
+
+def _check_budget(b: int | float | None, field: str) -> None:
+    if b is not None and (b <= 0 or (isinstance(b, float) and b >= 1 and not b.is_integer())):
+        raise ValueError(f"{field} must be a count >= 1 or a fraction in (0, 1), got {b}")
 
 
 class _TextSplits(_Splits):
@@ -543,16 +546,15 @@ def _check_modality(cfg) -> None:
         raise ValueError(f"objective.views.{views.image_only()[0]} is for images; vector data supports noise_std and drop_prob")
 
 
+ArmInit = Literal["pretrained", "scratch"]
+
+
 class Arm(Section):
     """One arm of a comparison: where the backbone starts and how it is fine-tuned."""
 
     name: str = Field(..., min_length=1, description="Arm label in tables and plots.")
-    init: Literal["pretrained", "scratch"] = Field(..., description="pretrained = the pretraining run's weights; scratch = same architecture, random init.")
+    init: ArmInit = Field(..., description="pretrained = the pretraining run's weights; scratch = same architecture, random init.")
     strategy: Strategy = Field(FullStrategy(), description="Fine-tuning strategy of this arm.")
-
-
-def _default_arms() -> list[Arm]:
-    return [Arm(name="pretrained", init="pretrained"), Arm(name="scratch", init="scratch")]
 
 
 class CompareConfig(Section):
@@ -560,8 +562,11 @@ class CompareConfig(Section):
 
     run: RunSection = RunSection(name="compare")
     pretrained: str = Field(..., description="The warmstart pretraining run (or checkpoint) directory.")
-    arms: list[Arm] = Field(default_factory=_default_arms, min_length=1, description="Arms to compare.")
-    label_budgets: list[int | float | None] = Field(..., min_length=1, description="Label budgets (counts, fractions, or null = all).")
+    inits: list[ArmInit] = Field(["pretrained", "scratch"], min_length=1, description="Where the backbone starts; crossed with strategies into the arms.")
+    strategies: list[Strategy] = Field([FullStrategy()], min_length=1, description="Fine-tuning strategies; crossed with inits into the arms.")
+    arms: list[Arm] | None = Field(None, min_length=1, description="Explicit arms, replacing inits × strategies (null = the full grid).")
+    label_budgets: list[int | float | Literal["all"] | None] = Field(
+        ..., min_length=1, description="Label budgets: counts (>= 1), fractions in (0, 1), or all (also null).")
     seeds: list[int] = Field([0, 1], min_length=1, description="Seeds per cell.")
     metric: str | None = Field(None, description="Headline test metric (default: acc for classification, mse for regression).")
     data: FinetuneData
@@ -573,10 +578,29 @@ class CompareConfig(Section):
     @model_validator(mode="after")
     def _check(self):
         _check_schedule(self.schedule, self.train)
-        names = [a.name for a in self.arms]
+        names = [a.name for a in self.grid_arms()]
         if len(set(names)) != len(names):
-            raise ValueError(f"arms: names must be unique, got {names}")
+            raise ValueError(f"arms: names must be unique, got {names} (name them with explicit arms)")
+        for b in self.label_budgets:
+            if b != "all":
+                _check_budget(b, "label_budgets")
+        budgets = self.budget_list()
+        if len(set(budgets)) != len(budgets):
+            raise ValueError(f"label_budgets: each budget must appear once, got {self.label_budgets}")
         return self
+
+    def grid_arms(self) -> list[Arm]:
+        """The arms: `arms` when given, else every init × strategy (named by init alone when there
+        is one strategy, else init_strategy)."""
+        if self.arms is not None:
+            return list(self.arms)
+        one = len(self.strategies) == 1
+        return [Arm(name=init if one else f"{init}_{s.kind}", init=init, strategy=s)
+                for s in self.strategies for init in self.inits]
+
+    def budget_list(self) -> list[int | float | None]:
+        """label_budgets with "all" as None."""
+        return [None if b == "all" else b for b in self.label_budgets]
 
 
 CONFIGS: dict[str, type[Section]] = {

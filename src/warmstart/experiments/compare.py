@@ -9,6 +9,7 @@ parallel processes, splitting the cores between them.
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 import statistics
 from concurrent.futures import ProcessPoolExecutor
@@ -29,10 +30,11 @@ def _budget_tag(budget) -> str:
 
 
 def cell_configs(cfg: CompareConfig, compare_dir: Path, threads: int | None = None) -> list[tuple[dict, FinetuneConfig]]:
-    """Expand the grid arms × budgets × seeds into (cell record, fine-tune config) pairs."""
+    """Expand the grid arms (inits × strategies) × budgets × seeds into (cell record, fine-tune
+    config) pairs."""
     cells = []
-    for budget in cfg.label_budgets:
-        for arm in cfg.arms:
+    for budget in cfg.budget_list():
+        for arm in cfg.grid_arms():
             for seed in cfg.seeds:
                 name = f"{arm.name}_b{_budget_tag(budget)}_s{seed}"
                 train = cfg.train if threads is None else TrainSection(**{**cfg.train.model_dump(), "num_threads": threads})
@@ -68,7 +70,7 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
     if jobs > 1 and threads is None:  # parallel cells split the cores instead of oversubscribing them
         threads = max(len(os.sched_getaffinity(0)) // jobs, 1)
     cells = cell_configs(cfg, compare_dir, threads)
-    say(f"compare: {len(cells)} cells ({len(cfg.arms)} arms × {len(cfg.label_budgets)} budgets × {len(cfg.seeds)} seeds) -> {compare_dir}")
+    say(f"compare: {len(cells)} cells ({len(cfg.grid_arms())} arms × {len(cfg.label_budgets)} budgets × {len(cfg.seeds)} seeds) -> {compare_dir}")
 
     results: list[dict | None] = [None] * len(cells)
     todo = []
@@ -82,7 +84,9 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
         say(f"  {len(cells) - len(todo)} cells already complete, {len(todo)} to run")
 
     if jobs > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # Fresh interpreters (spawn), not forks of this one: forking a process whose torch thread
+        # pools have already run (the demo pretrains first) can hang the children.
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {i: pool.submit(_run_cell, cells[i][1], True) for i in todo}
             for i, fut in futures.items():
                 results[i] = fut.result()
@@ -100,7 +104,7 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
         "metric": metric, "higher_is_better": metric not in LOWER_IS_BETTER, "n_train_pool": results[0].get("n_pool"),
         "cells": [{**record, "status": "done", **{k: res.get(k) for k in (
             "n_labels", "test", "best_val", "best_step", "steps", "seconds_to_best", "train_seconds",
-            "params_trained", "params_total", "items_seen")}} for (record, _), res in zip(cells, results)],
+            "params_trained", "params_total", "items_seen", "forgetting")}} for (record, _), res in zip(cells, results)],
     }
     write_json_atomic(compare_dir / "compare.json", summary)
     table = summary_table(summary)
