@@ -15,6 +15,7 @@ demo: $(STAMP)
 	$(BIN)/warmstart demo
 
 test: $(STAMP)
+	sh scripts/ensure_chromium.sh  # headless Chromium for the report's browser test (never fails)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -18,6 +18,7 @@ RECIPES = Path(__file__).parent / "recipes"
 
 def run_demo(out: Path, fresh: bool = False, say=print) -> Path:
     from warmstart.experiments.compare import compare
+    from warmstart.reports import write_report
     from warmstart.workflows import pretrain
 
     t0 = time.perf_counter()
@@ -36,15 +37,9 @@ def run_demo(out: Path, fresh: bool = False, say=print) -> Path:
     compare_dir = compare(cmp_cfg, say=say)
 
     say("[3/3] writing the report")
-    try:
-        from warmstart.reports import write_report
-    except ImportError:
-        report = None
-    else:
-        report = write_report(compare_dir)
+    report = write_report(compare_dir)
     say(f"demo finished in {time.perf_counter() - t0:.0f}s")
     say(f"  runs:    {out}/")
     say(f"  results: {compare_dir / 'compare.json'}")
-    if report:
-        say(f"  report:  {report}")
+    say(f"  report:  {report}  (also report.md; open report.html in a browser)")
     return compare_dir
