@@ -50,6 +50,12 @@ def test_lift_is_a_paired_t_interval_over_seeds(compare_dir, offsets):
         assert it.verdict(cmp.higher_is_better) == "better"
 
 
+def test_interpolated_label_counts_are_rounded_to_two_significant_digits():
+    # "pretrained with 100 labels ≈ scratch with 1,400": an interpolated count is an estimate.
+    shown = [tables.approx_count(v) for v in (7.4, 99.6, 1437.0, 1450.1, 23456.0)]
+    assert shown == ["7", "100", "1,400", "1,500", "23,000"]
+
+
 def test_steps_and_seconds_to_target(compare_dir):
     cmp = load_comparison(compare_dir)
     conv = {(c.arm, c.n_labels): c for c in tables.convergence(cmp)}
