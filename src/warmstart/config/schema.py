@@ -419,6 +419,9 @@ class AdamWOptim(Section):
     weight_decay: float = Field(0.01, ge=0, description="Decoupled weight decay (not applied to norms and biases).")
     betas: tuple[float, float] = Field((0.9, 0.999), description="Adam betas.")
     eps: float = Field(1e-8, gt=0, description="Adam epsilon.")
+    implementation: Literal["fused", "foreach", "for_loop"] = Field(
+        "fused", description="Update kernel: fused (one kernel over all tensors; fastest on CPU), foreach (batched ops) "
+        "or for_loop (one tensor at a time). The three agree to float rounding.")
 
 
 class SGDOptim(Section):
@@ -427,6 +430,9 @@ class SGDOptim(Section):
     momentum: float = Field(0.0, ge=0, lt=1, description="Momentum (0 = plain SGD).")
     nesterov: bool = Field(False, description="Nesterov momentum (needs momentum > 0).")
     weight_decay: float = Field(0.0, ge=0, description="L2 weight decay (not applied to norms and biases).")
+    implementation: Literal["fused", "foreach", "for_loop"] = Field(
+        "fused", description="Update kernel: fused (one kernel over all tensors; fastest on CPU), foreach (batched ops) "
+        "or for_loop (one tensor at a time). The three agree to float rounding.")
 
 
 Optim = Annotated[AdamWOptim | SGDOptim, Field(discriminator="kind")]
@@ -458,7 +464,7 @@ class TrainSection(Section):
     save_every: int | None = Field(None, ge=1, description="Checkpoint every N steps (null = only at the end).")
     keep_checkpoints: int = Field(2, ge=1, description="Most recent step checkpoints to keep on disk.")
     log_every: int = Field(10, ge=1, description="Write a train metrics line every N steps.")
-    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16 = bfloat16 autocast (weights stay fp32).")
+    precision: Literal["fp32", "bf16", "auto"] = Field("fp32", description="bf16 = bfloat16 autocast (weights stay fp32); auto = bf16 where the CPU has native bf16 instructions (AVX512-BF16/AMX), else fp32.")
     grad_clip: float | None = Field(1.0, gt=0, description="Clip the global gradient norm (null = off).")
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads (null = the cores available).")
     compile: bool = Field(False, description="torch.compile the module (costs tens of seconds up front).")
