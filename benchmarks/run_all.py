@@ -1,0 +1,73 @@
+"""Run every benchmark (what `make bench` does) and print one summary table; JSON per script plus
+summary.json go to --out (default benchmarks/results/).
+
+    PYTHONPATH=src .venv/bin/python benchmarks/run_all.py [--quick] [--only a,b] [--skip a,b]
+
+Each script runs in its own interpreter (its own threads, compile caches and peak memory).
+wordvec_speed.py (the word-vector benchmark) has no quick mode, so it runs in full mode only.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import common
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = ["pretrain_speed", "finetune_speed", "data_path", "cli_startup", "wordvec_speed"]
+
+
+def summary_rows(out: Path) -> list[list]:
+    """The headline numbers of each JSON that exists: [benchmark, measure, value]."""
+    rows = []
+
+    def load(name):
+        p = out / f"{name}.json"
+        return json.loads(p.read_text()) if p.exists() else None
+
+    if doc := load("pretrain_speed"):
+        for r in doc["rows"]:
+            rows.append(["pretrain_speed", f"{r['arm']}: tokens/s", r["tokens_per_s"]])
+            if r["runner"] == "warmstart":
+                rows.append(["pretrain_speed", f"{r['arm']}: x Trainer / MFU / data wait",
+                             f"{r['ratio_vs_trainer']:.2f}x / {100 * r['mfu']:.1f}% / {100 * r['data_wait_frac']:.2f}%"])
+    if doc := load("finetune_speed"):
+        for r in doc["rows"]:
+            value = f"{r['samples_per_s']:.1f} samples/s, peak RSS {r['peak_rss_mb']:.0f} MB" if r["status"] == "measured" else r["status"]
+            rows.append(["finetune_speed", r["strategy"], value])
+    if doc := load("data_path"):
+        for r in doc["rows"]:
+            rows.append(["data_path", f"{r['stage']}: text MB/s", r["text_mb_per_s"]])
+    if doc := load("cli_startup"):
+        for r in doc["rows"]:
+            rows.append(["cli_startup", f"{r['command']}: median s", r["median_s"]])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    def extra(ap):
+        ap.add_argument("--only", default=None, help=f"comma list of {', '.join(SCRIPTS)}")
+        ap.add_argument("--skip", default="", help="comma list of scripts to leave out")
+
+    args = common.parse_args(__doc__, extra, argv)
+    chosen = args.only.split(",") if args.only else SCRIPTS
+    chosen = [s for s in chosen if s not in args.skip.split(",") and not (args.quick and s == "wordvec_speed")]
+    seconds = {}
+    for name in chosen:
+        print(f"\n=== {name} ===", flush=True)
+        t0 = time.perf_counter()
+        if name == "wordvec_speed":  # another script's interface: --out is a file
+            common.run_python([str(HERE / f"{name}.py"), "--out", str(args.out / f"{name}.json")])
+        else:
+            common.run_python([str(HERE / f"{name}.py"), "--out", str(args.out)] + (["--quick"] if args.quick else []))
+        seconds[name] = round(time.perf_counter() - t0, 1)
+    rows = summary_rows(args.out)
+    common.print_table("Summary", ["benchmark", "measure", "value"], rows)
+    common.write_json(args.out, "summary", {"scripts": chosen, "wall_s": seconds, "rows": rows}, args.quick)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Smoke test of benchmarks/ in quick mode: each script runs on tiny shapes and writes its JSON with
+the keys the README table and run_all's summary read. (Speed itself is never asserted in tests.)"""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _script(name: str):
+    sys.path.insert(0, str(BENCH))  # the scripts import their sibling `common`
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    import torch
+
+    out = tmp_path_factory.mktemp("bench")
+    threads = torch.get_num_threads()
+    try:
+        for name in ("pretrain_speed", "finetune_speed", "data_path", "cli_startup"):
+            _script(name).main(["--quick", "--out", str(out)])
+    finally:
+        torch.set_num_threads(threads)  # the scripts set their own; later tests expect conftest's
+    return out
+
+
+def _load(out: Path, name: str) -> dict:
+    doc = json.loads((out / f"{name}.json").read_text())
+    assert doc["benchmark"] == name and doc["mode"] == "quick"
+    assert doc["machine"]["cores_available"] >= 1 and doc["machine"]["gpu"] is None
+    return doc
+
+
+def test_pretrain_speed_json(results):
+    doc = _load(results, "pretrain_speed")
+    rows = {(r["arch"], r["runner"]) for r in doc["rows"]}
+    assert rows == {("gpt2", "warmstart"), ("gpt2", "trainer"), ("bert", "warmstart"), ("bert", "trainer")}
+    for r in doc["rows"]:
+        assert r["tokens_per_s"] > 0 and 0 < r["mfu"] and r["flops_per_token"] > 0
+        assert r["ratio_vs_trainer"] > 0 and len(r["ratio_rounds"]) == doc["rounds"]
+        assert (r["data_wait_frac"] is None) == (r["runner"] == "trainer")
+    trainer = [r for r in doc["rows"] if r["runner"] == "trainer"]
+    assert all(r["ratio_vs_trainer"] == 1.0 for r in trainer)
+    assert all(v > 0 for v in doc["peak_flops_rounds"]["fp32"])
+    # Identical weights in both runners: the causal LM losses agree on the same batch.
+    assert doc["checks"]["gpt2_loss_parity_abs"] < 1e-4
+
+
+def test_finetune_speed_json(results):
+    from warmstart.strategies import STRATEGIES
+
+    doc = _load(results, "finetune_speed")
+    rows = {r["strategy"]: r for r in doc["rows"]}
+    assert set(rows) == {"full", "linear_probe", "lora"}
+    for name, r in rows.items():
+        if name in STRATEGIES:
+            assert r["status"] == "measured" and r["samples_per_s"] > 0 and r["peak_rss_mb"] > 0
+        else:
+            assert r["status"].startswith("pending")
+    assert rows["linear_probe"]["params_trained"] < rows["full"]["params_trained"]
+
+
+def test_data_path_json(results):
+    doc = _load(results, "data_path")
+    stages = {r["stage"]: r for r in doc["rows"]}
+    assert {"tokenize (cold cache)", "cache hit", "pack + collate all batches", "tokenize + pack"} <= set(stages)
+    assert all(r["text_mb_per_s"] > 0 for r in doc["rows"]) and doc["n_tokens"] > 0
+
+
+def test_cli_startup_json(results):
+    doc = _load(results, "cli_startup")
+    assert doc["help_imports_torch"] is False
+    assert {r["command"] for r in doc["rows"]} >= {"warmstart --help", "python -c pass"}
+
+
+def test_run_all_summarizes(results):
+    rows = _script("run_all").summary_rows(results)
+    assert {r[0] for r in rows} == {"pretrain_speed", "finetune_speed", "data_path", "cli_startup"}
