@@ -1,6 +1,6 @@
 """Pretraining throughput and MFU: warmstart's loop vs transformers.Trainer on the identical model and data.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/pretrain_speed.py [--quick] [--rounds 3] [--steps 4]
+    PYTHONPATH=src .venv/bin/python benchmarks/pretrain_speed.py [--quick] [--rounds 2] [--steps 3] [--eager]
 
 For each architecture (GPT-2-style causal LM, BERT-style masked LM; 6 layers, d_model 256, 4 heads,
 context 256, vocab 8k, batch 8 in full mode) every arm starts from the same initial weights and reads
@@ -12,6 +12,8 @@ load moves minute to minute; the ratio is the median over rounds of the paired p
                   backbone, objective, strategy, optimizer, schedule) and the one loop,
                   training.loop.train, called in chunks; tokens/s from the loop's own clock
                   (metrics.jsonl elapsed_s), which excludes evaluation and checkpoint writes.
+                  Fast paths on: train.compile (full mode), optim.implementation=fused, packed
+                  blocks, the LM loss only where needed; --eager adds the same arm uncompiled.
   Trainer arms    transformers.Trainer on GPT2LMHeadModel / BertForMaskedLM holding the same weights,
                   with its defaults (adamw_torch, no compile), the same batch size, LR, clipping and
                   precision; tokens/s between on_step_end callbacks.
@@ -217,10 +219,11 @@ def flops_per_token(module, objective: str, mask_prob: float, seq_len: int) -> f
 
 def main(argv: list[str] | None = None) -> None:
     def extra(ap):
-        ap.add_argument("--rounds", type=int, default=None, help="alternation rounds (default 3; quick 1)")
-        ap.add_argument("--steps", type=int, default=None, help="steps per chunk, the first untimed (default 4; quick 3)")
+        ap.add_argument("--rounds", type=int, default=None, help="alternation rounds (default 2; quick 1)")
+        ap.add_argument("--steps", type=int, default=None, help="steps per chunk, the first untimed (default 3)")
         ap.add_argument("--archs", default="gpt2,bert", help="comma list of gpt2, bert")
         ap.add_argument("--precisions", default=None, help="comma list of fp32, bf16 (default both; quick fp32)")
+        ap.add_argument("--eager", action="store_true", help="also a warmstart arm without torch.compile (what compile buys)")
         ap.add_argument("--no-compile", action="store_true", help="warmstart arms eager only (no torch.compile)")
 
     args = common.parse_args(__doc__, extra, argv)
@@ -228,8 +231,8 @@ def main(argv: list[str] | None = None) -> None:
     # processes, two threads on tiny ops spend most of their time waiting for each other.
     torch.set_num_threads(1 if args.quick else len(os.sched_getaffinity(0)))
     shape = QUICK if args.quick else FULL
-    rounds = args.rounds or (1 if args.quick else 3)
-    steps = args.steps or (3 if args.quick else 4)
+    rounds = args.rounds or (1 if args.quick else 2)
+    steps = args.steps or 3
     precisions = (args.precisions or ("fp32" if args.quick else "fp32,bf16")).split(",")
     compiled = not (args.quick or args.no_compile)
     n_peak = 256 if args.quick else 2048
@@ -246,7 +249,8 @@ def main(argv: list[str] | None = None) -> None:
             for prec in precisions:
                 if compiled:
                     arms.append(WarmstartArm(f"{arch} warmstart {prec} compiled", corpus, make_config(arch, shape, tmp, corpus.path, prec, True, "fused"), tmp))
-                arms.append(WarmstartArm(f"{arch} warmstart {prec} eager", corpus, make_config(arch, shape, tmp, corpus.path, prec, False, "fused"), tmp))
+                if not compiled or args.eager:
+                    arms.append(WarmstartArm(f"{arch} warmstart {prec} eager", corpus, make_config(arch, shape, tmp, corpus.path, prec, False, "fused"), tmp))
                 arms.append(TrainerArm(f"{arch} Trainer {prec}", arch, corpus, arms[-1], prec, tmp))
             checks[f"{arch}_loss_parity_abs"] = parity(arms[0], arms[-1].model, corpus)
             fpt = flops_per_token(arms[0].module, arms[0].cfg.objective.kind, 0.15, shape["max_len"])

@@ -47,12 +47,53 @@ def summary_rows(out: Path) -> list[list]:
     return rows
 
 
+def markdown(out: Path) -> str:
+    """The README's performance tables, from the JSON in `out` (no benchmark is run)."""
+    lines = []
+
+    def table(headers, rows):
+        lines.extend(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)])
+        lines.extend("| " + " | ".join(common._fmt(v) for v in row) + " |" for row in rows)
+        lines.append("")
+
+    p = out / "pretrain_speed.json"
+    if p.exists():
+        doc = json.loads(p.read_text())
+        lines.append(f"Pretraining ({doc['machine']['time_utc']}, load average {doc['machine']['load_average'][0]}, "
+                     f"median of {doc['rounds']} alternating rounds x {doc['timed_steps_per_chunk']} timed steps):\n")
+        table(["arm", "tokens/s", "x Trainer (per round)", "MFU", "data wait"],
+              [[r["arm"], r["tokens_per_s"], f"{r['ratio_vs_trainer']:.2f} ({', '.join(f'{x:.2f}' for x in r['ratio_rounds'])})",
+                f"{100 * r['mfu']:.1f}%", "-" if r["data_wait_frac"] is None else f"{100 * r['data_wait_frac']:.2f}%"]
+               for r in doc["rows"]])
+        peaks = doc["peak_flops_rounds"]
+        lines.append("Matmul peak per round (GFLOP/s): " + "; ".join(f"{k} {', '.join(f'{v / 1e9:.0f}' for v in vs)}" for k, vs in peaks.items()) + "\n")
+    p = out / "finetune_speed.json"
+    if p.exists():
+        doc = json.loads(p.read_text())
+        table(["strategy", "samples/s", "x full", "peak RSS MB", "params trained"],
+              [[r["strategy"], r.get("samples_per_s"), r.get("speed_vs_full"), r.get("peak_rss_mb"),
+                f"{r['params_trained']:,}" if "params_trained" in r else r["status"]] for r in doc["rows"]])
+    p = out / "data_path.json"
+    if p.exists():
+        doc = json.loads(p.read_text())
+        table(["data path stage", "seconds", "text MB/s"], [[r["stage"], r["seconds"], r["text_mb_per_s"]] for r in doc["rows"]])
+    p = out / "cli_startup.json"
+    if p.exists():
+        doc = json.loads(p.read_text())
+        table(["command", "median s"], [[r["command"], r["median_s"]] for r in doc["rows"]])
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     def extra(ap):
         ap.add_argument("--only", default=None, help=f"comma list of {', '.join(SCRIPTS)}")
         ap.add_argument("--skip", default="", help="comma list of scripts to leave out")
+        ap.add_argument("--markdown", action="store_true", help="print the README tables from the JSON in --out; run nothing")
 
     args = common.parse_args(__doc__, extra, argv)
+    if args.markdown:
+        print(markdown(args.out))
+        return
     chosen = args.only.split(",") if args.only else SCRIPTS
     chosen = [s for s in chosen if s not in args.skip.split(",") and not (args.quick and s == "wordvec_speed")]
     seconds = {}

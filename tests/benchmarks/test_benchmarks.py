@@ -86,5 +86,8 @@ def test_cli_startup_json(results):
 
 
 def test_run_all_summarizes(results):
-    rows = _script("run_all").summary_rows(results)
+    run_all = _script("run_all")
+    rows = run_all.summary_rows(results)
     assert {r[0] for r in rows} == {"pretrain_speed", "finetune_speed", "data_path", "cli_startup"}
+    md = run_all.markdown(results)
+    assert "| gpt2 warmstart fp32 eager |" in md and "| warmstart --help |" in md
