@@ -2,9 +2,9 @@
 
     PYTHONPATH=src .venv/bin/python benchmarks/finetune_speed.py [--quick] [--rounds 2]
 
-Each run is `warmstart.finetune(cfg)` (the library form of `warmstart finetune`) on 2,000 of the
+Each run is `warmstart.finetune(cfg)` (the library form of `warmstart finetune`) on 1,000 of the
 embedded demo tweets (3-way sentiment), a BERT-style encoder of the pretraining benchmark's shape
-(6 layers, d_model 256, 4 heads, vocab 8k; tweets truncated to 64 tokens), batch 32, in a fresh
+(6 layers, d_model 256, 4 heads, vocab 8k; tweets truncated to 64 tokens), batch 32, 6 steps, in a fresh
 process per run so peak memory is that strategy's own (--quick runs in-process: a smoke test only).
 Strategies alternate over --rounds.
 
@@ -79,7 +79,7 @@ def child(strategy: str, csv_path: Path, out_dir: Path, quick: bool) -> dict:
     from warmstart.config import parse_config
 
     shape = dict(n_layers=2, d_model=32, n_heads=2, vocab_size=200, batch=8, steps=3) if quick else \
-        dict(n_layers=6, d_model=256, n_heads=4, vocab_size=8000, batch=32, steps=8)
+        dict(n_layers=6, d_model=256, n_heads=4, vocab_size=8000, batch=32, steps=6)
     cfg = parse_config({
         "run": {"name": strategy, "out_dir": str(out_dir), "seed": 0},
         "data": {"kind": "labeled_text", "path": str(csv_path), "max_len": 64, "max_val": 64},
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         csv_path = tmp / "tweets.csv"
-        write_csv(csv_path, 200 if args.quick else 2000)
+        write_csv(csv_path, 200 if args.quick else 1000)
         for r in range(rounds):
             for s in available:
                 res_path = tmp / f"{s}-{r}.json"
