@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a finished run on a split")
     p.add_argument("run_dir")
     p.add_argument("--split", default=None, help="test (default for fine-tunes), val, or train")
-    p = sub.add_parser("predict", help="predict labels for texts (a .txt file, one per line, or - for stdin)")
+    p = sub.add_parser("predict", help="predict for new inputs: texts (a .txt file, one per line, or - for stdin), "
+                                       "images (a file, a folder of images or an .npz) or feature vectors (a .csv)")
     p.add_argument("run_dir")
     p.add_argument("input")
     p = sub.add_parser("report", help="write report.html / report.md for a compare (or run) directory")
@@ -66,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="pretrain -> compare -> report on the embedded data (no downloads)")
     p.add_argument("--out", default="runs/demo", help="where the demo's runs go (default runs/demo)")
     p.add_argument("--fresh", action="store_true", help="start over instead of reusing finished steps")
+    p.add_argument("--vision", action="store_true",
+                   help="the image demo instead: denoising-autoencoder pretraining on handwritten digits, then compare "
+                        "(default --out runs/demo_vision)")
     return parser
 
 
@@ -124,8 +128,12 @@ def _evaluate(args) -> None:
 
 def _predict(args) -> None:
     from warmstart.errors import DataError
-    from warmstart.workflows import predict
+    from warmstart.workflows import predict, predict_file, run_modality
 
+    if args.input != "-" and run_modality(args.run_dir) != "text":  # images or feature vectors
+        for pred in predict_file(args.run_dir, args.input):
+            print(json.dumps(pred))
+        return
     if args.input == "-":
         lines = sys.stdin.read().splitlines()
     else:
@@ -192,7 +200,8 @@ def explain(cfg, prefix: str = "") -> list[str]:
 def _demo(args) -> None:
     from warmstart.demo import run_demo
 
-    run_demo(Path(args.out), fresh=args.fresh)
+    out = "runs/demo_vision" if args.vision and args.out == "runs/demo" else args.out
+    run_demo(Path(out), fresh=args.fresh, vision=args.vision)
 
 
 VERBS = {
