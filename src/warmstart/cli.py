@@ -130,7 +130,10 @@ def _predict(args) -> None:
     from warmstart.errors import DataError
     from warmstart.workflows import predict, predict_file, run_modality
 
-    if args.input != "-" and run_modality(args.run_dir) != "text":  # images or feature vectors
+    modality = run_modality(args.run_dir)
+    if modality != "text":  # images or feature vectors: files only
+        if args.input == "-":
+            raise DataError(f"predict -: stdin takes texts; a {modality} run predicts for an image file, a folder of images, an .npz or a .csv")
         for pred in predict_file(args.run_dir, args.input):
             print(json.dumps(pred))
         return

@@ -91,6 +91,8 @@ def test_supervised_pretraining_transfers_to_a_different_label_set(digits_ws, ca
     out, _ = ws(capsys, "predict", ft, root / "pngs")
     preds = [json.loads(line) for line in out.splitlines()]
     assert [p["input"].rsplit("/", 1)[-1] for p in preds] == ["d0.png", "d1.png"]
+    _, err = ws(capsys, "predict", ft, "-", code=2)
+    assert "stdin takes texts" in err and err.count("\n") == 1
 
 
 def test_compare_linear_probe_keeps_the_pretrained_backbone(digits_ws, capsys):
