@@ -53,10 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p = sub.add_parser("report", help="write report.html / report.md for a compare (or run) directory")
     p.add_argument("dir")
-    p = sub.add_parser("export", help="export a run's backbone + tokenizer as a Hugging Face directory")
+    p = sub.add_parser("export", help="export a run's backbone + tokenizer as a Hugging Face directory, or its word vectors")
     p.add_argument("run_dir")
-    p.add_argument("--format", default="hf", choices=["hf"])
-    p.add_argument("--out", default=None, help="output directory (default RUN_DIR/export)")
+    p.add_argument("--format", default="hf", choices=["hf", "word2vec", "word2vec-binary", "safetensors"],
+                   help="hf (default); word vectors: word2vec (text), word2vec-binary, safetensors (+ vocab.txt)")
+    p.add_argument("--out", default=None, help="output directory or file (default RUN_DIR/export, or RUN_DIR/export/vectors.txt|.bin)")
 
     p = sub.add_parser("config", help="validate, show, or explain a recipe")
     p.add_argument("action", choices=["validate", "show", "explain"])
@@ -123,6 +124,11 @@ def _evaluate(args) -> None:
     verb, _ = load_run_config(Path(args.run_dir))
     split = args.split or ("val" if verb == "pretrain" else "test")
     metrics = evaluate(args.run_dir, split)
+    if "analogy" in metrics:  # a word-vector run: benchmark scores with OOV counts (also in RUN/eval.json)
+        from warmstart.wordvec.evaluate import format_eval_table
+
+        print(format_eval_table({Path(args.run_dir).name: metrics}))
+        return
     print(json.dumps({"split": split, **metrics}, indent=2))
 
 

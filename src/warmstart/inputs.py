@@ -78,7 +78,7 @@ class TextInputs:
     def fit(self, cfg, examples: list) -> None:
         """Train the configured tokenizer on `examples` (documents or records), or load model.path's."""
         texts = [e if isinstance(e, str) else e["text"] for e in examples]
-        self.tokenizer = tokenizers.build_tokenizer(cfg.tokenizer or HFTokenizer(path=cfg.model.path), texts)
+        self.tokenizer = tokenizers.build_tokenizer(cfg.tokenizer or _model_tokenizer(cfg.model), texts)
 
     def load(self, run_dir: Path) -> None:
         self.tokenizer = tokenizers.load_tokenizer(Path(run_dir) / "tokenizer")
@@ -91,7 +91,8 @@ class TextInputs:
         self.tokenizer.save_pretrained(str(out))
 
     def backbone_args(self) -> dict:
-        return {"vocab_size": len(self.tokenizer), "special": tokenizers.special_ids(self.tokenizer), "max_len": self.cfg.max_len}
+        return {"vocab_size": len(self.tokenizer), "special": tokenizers.special_ids(self.tokenizer), "max_len": self.cfg.max_len,
+                "tokens": self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))}
 
     def check(self, backbone) -> None:
         if self.cfg.max_len > getattr(backbone, "max_len", self.cfg.max_len):
@@ -127,6 +128,18 @@ class TextInputs:
 
     def _pad(self) -> int:
         return tokenizers.special_ids(self.tokenizer)["pad"]
+
+
+def _model_tokenizer(model) -> HFTokenizer:
+    """The tokenizer a model section brings: model.path's (hf), or the word tokenizer of the
+    word-vector run in model.vectors (embedding)."""
+    if model.kind != "embedding":
+        return HFTokenizer(path=model.path)
+    folder = Path(model.vectors) / "tokenizer"
+    if not folder.is_dir():
+        raise ConfigError(f"model.vectors: {model.vectors} is not a word-vector run directory (no tokenizer/ in it); "
+                          f"give a tokenizer section to go with a word2vec file")
+    return HFTokenizer(path=str(folder))
 
 
 # ------------------------------------------------------------------------------ images, vectors

@@ -16,7 +16,7 @@ import torch
 
 from warmstart.checkpoint.io import read_json, resolve_checkpoint, write_json_atomic
 from warmstart.checkpoint.run import load_module_weights, load_optimizer
-from warmstart.config.schema import FinetuneConfig, FullStrategy, PretrainConfig
+from warmstart.config.schema import WORD_VECTOR_KINDS, FinetuneConfig, FullStrategy, PretrainConfig
 from warmstart.data.loaders import BatchIterator, sequential_batches
 from warmstart.errors import ConfigError, DataError
 from warmstart.evaluation import evaluate as run_eval
@@ -88,6 +88,10 @@ def _shown(metrics: dict[str, float]) -> str:
 
 def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False, say=print) -> Path:
     """Pretrain a backbone with a self-supervised (or source-supervised) objective; returns the run dir."""
+    if cfg.objective.kind in WORD_VECTOR_KINDS:  # gensim / GloVe fit the vectors themselves, outside the loop
+        from warmstart.wordvec.pretrain import pretrain as pretrain_word_vectors
+
+        return pretrain_word_vectors(cfg, resume, overwrite, say)
     run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite)
     set_threads(cfg.train.num_threads)
     torch.manual_seed(cfg.run.seed)
@@ -252,6 +256,12 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, float]:
     """Re-evaluate a finished run on a split (fine-tune: val/test/train; pretrain: val)."""
     run_dir = Path(run_dir)
     verb, cfg = load_run_config(run_dir)
+    if verb == "pretrain" and cfg.objective.kind in WORD_VECTOR_KINDS:
+        from warmstart.wordvec.pretrain import evaluate_run
+
+        if split != "val":
+            raise ConfigError(f"--split {split}: word vectors are scored on WordSim353, SimLex-999 and analogies, not on a split")
+        return evaluate_run(run_dir, cfg.objective.analogy_vocab)
     ckpt = resolve_checkpoint(run_dir)
     set_threads(cfg.train.num_threads)
     if verb == "pretrain":
@@ -335,12 +345,21 @@ def _pooled(module, batch):
 # ------------------------------------------------------------------------------------- export
 
 
+WORD_VECTOR_FORMATS = ("word2vec", "word2vec-binary", "safetensors")
+
+
 def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) -> Path:
     """Write an HF-format directory (config.json, model.safetensors, tokenizer or transforms.json)
     that transformers.AutoModel loads offline; the warmstart head rides along. Backbones that
-    wrap a transformers model (transformer, hf, vit) only: a resnet or mlp has no HF format."""
+    wrap a transformers model (transformer, hf, vit) only: a resnet or mlp has no HF format.
+    Word vectors (a word-vector run, or any run whose backbone is an embedding table) export as
+    --format word2vec, word2vec-binary or safetensors (wordvec/export.py)."""
+    if fmt in WORD_VECTOR_FORMATS:
+        from warmstart.wordvec.export import export_run
+
+        return export_run(run_dir, fmt, out)
     if fmt != "hf":
-        raise ConfigError(f"--format {fmt}: expected 'hf'")
+        raise ConfigError(f"--format {fmt}: expected one of hf, {', '.join(WORD_VECTOR_FORMATS)}")
     run_dir = Path(run_dir)
     ckpt = resolve_checkpoint(run_dir)
     backbone = load_backbone(ckpt)

@@ -29,6 +29,12 @@ def test_schema_kinds_match_registries():
     assert _kinds(schema.Strategy) == set(STRATEGIES)
 
 
+def test_word_vector_kinds_match_their_trainers():
+    from warmstart.wordvec import TRAINERS
+
+    assert _kinds(schema.WordVecObjective) == set(TRAINERS) == set(schema.WORD_VECTOR_KINDS)
+
+
 @pytest.mark.parametrize("path", sorted(RECIPES.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_recipe_validates(path):
     first = path.read_text().splitlines()[0]

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from warmstart.wordvec.config import WORDVEC_KINDS, EmbeddingModel, FastTextObjective, GloVeObjective, Word2VecObjective
+from warmstart.config.schema import WORD_VECTOR_KINDS, EmbeddingModel, FastTextObjective, GloVeObjective, Word2VecObjective
 
 SECTIONS = [Word2VecObjective, FastTextObjective, GloVeObjective, EmbeddingModel]
 
@@ -20,7 +20,7 @@ def test_every_field_is_documented_and_the_section_is_strict(section):
 
 
 def test_kinds_and_discriminated_union():
-    assert WORDVEC_KINDS == tuple(s.model_fields["kind"].default for s in SECTIONS[:3])
+    assert WORD_VECTOR_KINDS == tuple(s.model_fields["kind"].default for s in SECTIONS[:3])
     union = TypeAdapter(Word2VecObjective | FastTextObjective | GloVeObjective)
     assert isinstance(union.validate_python({"kind": "glove", "x_max": 100}), GloVeObjective)
     assert union.validate_python({"kind": "fasttext"}).min_n == 3

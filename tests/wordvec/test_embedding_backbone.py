@@ -8,7 +8,7 @@ import torch
 from warmstart.checkpoint.io import load_tensors, save_checkpoint
 from warmstart.models.base import check_layer_groups
 from warmstart.models.embedding import EmbeddingBackbone, init_embedding_table, token_to_word
-from warmstart.wordvec.config import EmbeddingModel
+from warmstart.config.schema import EmbeddingModel
 
 ENCODERS = ["mean", "cnn", "bilstm"]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from gensim.models import Word2Vec
 
-from warmstart.wordvec.config import FastTextObjective, Word2VecObjective
+from warmstart.config.schema import FastTextObjective, Word2VecObjective
 from warmstart.wordvec.gensim_models import gensim_params, train_gensim
 from warmstart.wordvec.vocab import tokenize_corpus
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from warmstart.checkpoint.io import load_tensors, read_json
 from warmstart.errors import CheckpointError
 from warmstart.models.base import Backbone, check_layer_groups
+from warmstart.models.embedding import EmbeddingBackbone
 from warmstart.models.hf import HFBackbone
 from warmstart.models.mlp import MLPBackbone
 from warmstart.models.resnet import ResNetBackbone
@@ -23,22 +24,26 @@ BACKBONES: dict[str, type[Backbone]] = {
     "resnet": ResNetBackbone,
     "vit": ViTBackbone,
     "mlp": MLPBackbone,
+    "embedding": EmbeddingBackbone,
 }
 
 BACKBONE_FORMAT_VERSION = 1
 
 
 def build_backbone(cfg, vocab_size: int = 0, special: dict[str, int | None] | None = None, max_len: int = 0,
-                   input_shape: tuple[int, ...] | None = None) -> Backbone:
+                   input_shape: tuple[int, ...] | None = None, tokens: list[str] | None = None) -> Backbone:
     """A freshly built backbone for a `model` config section (random init, or a local HF dir).
 
     Text backbones need the tokenizer's vocab_size and special ids and max_len; image and vector
-    backbones (resnet, vit, mlp) need the input_shape of one example: (C, H, W) or (F,).
+    backbones (resnet, vit, mlp) need the input_shape of one example: (C, H, W) or (F,). An
+    embedding table filled from word vectors (model.vectors) needs the tokenizer's `tokens` in id order.
     """
     if cfg.kind == "hf":
         return HFBackbone.load(cfg.path, cfg.pretrained_weights)
     if cfg.kind in ("resnet", "vit", "mlp"):
         return BACKBONES[cfg.kind].from_config(cfg, tuple(input_shape))
+    if cfg.kind == "embedding":
+        return EmbeddingBackbone.from_config(cfg, vocab_size, special, tokens)
     return TransformerBackbone.build(
         cfg.arch, cfg.size, vocab_size=vocab_size, max_len=cfg.max_len or max_len, special=special,
         n_layers=cfg.n_layers, d_model=cfg.d_model, n_heads=cfg.n_heads, d_ff=cfg.d_ff, dropout=cfg.dropout,

@@ -2,28 +2,20 @@
 PyTorch), trained on the same documents as the text pipeline, scored on word similarity and
 analogy benchmarks, exported as safetensors + vocab.txt or the word2vec formats.
 
-    summary = train(cfg, texts, run_dir)            # writes the run directory (see pretrain.py)
+    run_dir = pretrain(cfg)                         # a PretrainConfig with a word-vector objective
+    summary = train(objective, texts, run_dir)      # the same, on documents you already have
     scores  = evaluate_vectors(vectors, vocab)      # WordSim353, SimLex-999, questions-words
     print(format_eval_table({"run": scores}))
 
 gensim and torch are imported only when a kind that needs them runs.
 """
 
-from warmstart.wordvec.config import (
-    WORDVEC_KINDS,
-    EmbeddingModel,
-    FastTextObjective,
-    GloVeObjective,
-    Word2VecObjective,
-    WordVecObjective,
-)
 from warmstart.wordvec.evaluate import evaluate_vectors, format_eval_table
 from warmstart.wordvec.export import load_vectors, load_word2vec_format, save_vectors, save_word2vec_format
-from warmstart.wordvec.pretrain import evaluate_run, parse_objective, train
+from warmstart.wordvec.pretrain import TRAINERS, evaluate_run, parse_objective, pretrain, train
 from warmstart.wordvec.vocab import build_vocab, tokenize, tokenize_corpus, word_tokenizer
 
 __all__ = [
-    "WORDVEC_KINDS", "EmbeddingModel", "FastTextObjective", "GloVeObjective", "Word2VecObjective", "WordVecObjective",
-    "build_vocab", "evaluate_run", "evaluate_vectors", "format_eval_table", "load_vectors", "load_word2vec_format",
-    "parse_objective", "save_vectors", "save_word2vec_format", "tokenize", "tokenize_corpus", "train", "word_tokenizer",
+    "TRAINERS", "build_vocab", "evaluate_run", "evaluate_vectors", "format_eval_table", "load_vectors", "load_word2vec_format",
+    "parse_objective", "pretrain", "save_vectors", "save_word2vec_format", "tokenize", "tokenize_corpus", "train", "word_tokenizer",
 ]

@@ -1,6 +1,10 @@
-"""`warmstart pretrain` for word vectors (wordvec.train): documents + an objective section in, a run directory out.
+"""`warmstart pretrain` for word vectors: documents + an objective section in, a run directory out.
 
-Run directory:
+`pretrain(cfg)` is what workflows.pretrain calls for a word2vec/fasttext/glove objective: it reads
+the same corpus sources as the text pipeline (data.kind corpus or demo_corpus), then `train` fits
+the vectors with the objective's trainer (TRAINERS, keyed like the schema's WordVecObjective kinds).
+
+Run directory (plus config.json and result.json from `pretrain`):
   vectors.safetensors, vocab.txt   the word vectors ("vectors", (V, D) float32), most frequent word first
   metrics.jsonl                    one line per epoch: step/epoch, split, loss, words_per_s, elapsed_s
   eval.json                        WordSim353 / SimLex-999 / analogy scores (evaluate_vectors)
@@ -13,15 +17,15 @@ Run directory:
 from __future__ import annotations
 
 import json
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
+from warmstart.config.schema import EmbeddingModel, FastTextObjective, GloVeObjective, Word2VecObjective
 from warmstart.errors import ConfigError, DataError
-from warmstart.wordvec.config import FastTextObjective, GloVeObjective, Word2VecObjective
 from warmstart.wordvec.evaluate import evaluate_vectors
 from warmstart.wordvec.export import VECTORS_FILE, VOCAB_FILE, load_vectors, save_vectors
 from warmstart.wordvec.vocab import build_vocab, sentences_to_ids, tokenize_corpus, word_tokenizer
@@ -45,14 +49,43 @@ def parse_objective(cfg) -> Word2VecObjective | FastTextObjective | GloVeObjecti
         raise ConfigError(f"objective.{field}: {err['msg']}" if field else f"objective: {err['msg']}") from None
 
 
-def train(cfg, texts: list[str], run_dir: str | Path, progress: bool = False, seed: int = 0) -> dict:
+def pretrain(cfg, resume: bool = False, overwrite: bool = False, say=print) -> Path:
+    """`warmstart pretrain` with a word-vector objective (cfg: a validated PretrainConfig); returns the run dir.
+
+    gensim cannot continue a run from the middle, so --resume returns a finished run as it is and
+    starts an unfinished one over."""
+    from warmstart import data
+    from warmstart.checkpoint.io import write_json_atomic
+    from warmstart.runs import open_run_dir, write_config
+
+    run_dir, _ = open_run_dir(cfg, resume, overwrite)
+    if resume and (run_dir / "result.json").is_file():
+        say(f"{run_dir}: already complete")
+        return run_dir
+    texts = data.load_corpus(cfg.data)  # the same documents a masked-LM run on this data section reads
+    write_config(run_dir, cfg, "pretrain", {"objective": cfg.objective.kind})
+    say(f"corpus: {len(texts):,} documents -> {cfg.objective.kind} vectors")
+    summary = train(cfg.objective, texts, run_dir, say=say, seed=cfg.run.seed, backbone=cfg.model)
+    write_json_atomic(run_dir / "result.json", summary)
+    say(f"pretrain done: {summary['vocab_size']:,} words x {summary['d_model']}, {summary['words_per_s']:,.0f} words/s, "
+        f"{summary['total_s']:.1f}s -> {run_dir}")
+    if summary["eval"] is not None:
+        from warmstart.wordvec.evaluate import format_eval_table
+
+        say(format_eval_table({run_dir.name: summary["eval"]}))
+    return run_dir
+
+
+def train(cfg, texts: list[str], run_dir: str | Path, say: Callable[[str], None] | None = None, seed: int = 0,
+          backbone: EmbeddingModel | None = None) -> dict:
     """Train word vectors of the kind `cfg` names on `texts` and write `run_dir` (see module docstring).
 
     Args:
         cfg: a Word2VecObjective / FastTextObjective / GloVeObjective, or a dict for one.
         texts: the documents (e.g. the corpus loader's output).
-        progress: print one line per epoch to stderr.
+        say: called with one progress line per epoch (None = silent).
         seed: used when cfg.seed is null (pass run.seed).
+        backbone: the kind=embedding backbone the vectors are saved into (None = the mean encoder).
 
     Returns a summary: kind, vocab_size, d_model, n_docs, n_words, per-epoch losses, words/s, timings
     and the eval.json scores.
@@ -81,22 +114,17 @@ def train(cfg, texts: list[str], run_dir: str | Path, progress: bool = False, se
         epochs.append(record)
         with open(metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
-        if progress:
+        if say is not None:
             shown = "n/a" if loss is None else f"{loss:.4f}"
-            print(f"{cfg.kind} epoch {epoch}/{cfg.epochs}: loss {shown}, {words_per_s:,.0f} words/s", file=sys.stderr)
+            say(f"{cfg.kind} epoch {epoch}/{cfg.epochs}: loss {shown}, {words_per_s:,.0f} words/s")
 
-    if cfg.kind == "glove":
-        vectors, vocab, facts = _train_glove(cfg, sentences, n_words, seed, on_epoch)
-    else:
-        from warmstart.wordvec.gensim_models import train_gensim  # gensim import deferred to here
-
-        vectors, vocab, facts = train_gensim(cfg, sentences, seed, on_epoch)
+    vectors, vocab, facts = TRAINERS[cfg.kind](cfg, sentences, n_words, seed, on_epoch)
     train_s = time.perf_counter() - t_start
 
     # 3. Artifacts: vectors + vocab, the word tokenizer, the backbone checkpoint, then evaluation.
     save_vectors(run_dir, vectors, vocab.words)
     word_tokenizer(vocab.words, cfg.lowercase).save_pretrained(str(run_dir / "tokenizer"))
-    spec = _save_backbone(run_dir, vectors, vocab.words, cfg.kind)
+    spec = _save_backbone(run_dir, vectors, vocab.words, cfg.kind, backbone)
     scores = None
     if cfg.evaluate:
         from warmstart.checkpoint.io import write_json_atomic
@@ -110,6 +138,13 @@ def train(cfg, texts: list[str], run_dir: str | Path, progress: bool = False, se
         "tokenize_s": round(tokenize_s, 4), **{k: v for k, v in facts.items() if k != "raw_words"},
         "total_s": round(train_s, 4), "backbone": spec, "eval": scores,
     }
+
+
+def _train_gensim(cfg: Word2VecObjective | FastTextObjective, sentences: list[list[str]], n_words: int, seed: int, on_epoch):
+    """word2vec / fastText by gensim (imported only here: it is a heavy import)."""
+    from warmstart.wordvec.gensim_models import train_gensim
+
+    return train_gensim(cfg, sentences, seed, on_epoch)
 
 
 def _train_glove(cfg: GloVeObjective, sentences: list[list[str]], n_words: int, seed: int, on_epoch):
@@ -129,12 +164,19 @@ def _train_glove(cfg: GloVeObjective, sentences: list[list[str]], n_words: int, 
     return vectors, vocab, {"cooccur_s": round(cooccur_s, 4), "nonzero_cells": int(cooc.nnz)}
 
 
-def _save_backbone(run_dir: Path, vectors: np.ndarray, words: list[str], kind: str) -> dict:
-    """checkpoints/final (a mean-pooling EmbeddingBackbone over the word tokenizer's ids) + backbone.json."""
+def _save_backbone(run_dir: Path, vectors: np.ndarray, words: list[str], kind: str, model: EmbeddingModel | None) -> dict:
+    """checkpoints/final (an EmbeddingBackbone over the word tokenizer's ids, its table = the vectors;
+    a cnn/bilstm encoder starts random) + backbone.json."""
+    import torch
+
     from warmstart.checkpoint.io import save_checkpoint, write_json_atomic
     from warmstart.models.embedding import EmbeddingBackbone
 
-    backbone, _ = EmbeddingBackbone.from_vectors(vectors, words, encoder="mean")
+    model = model or EmbeddingModel()
+    torch.manual_seed(0)  # the encoder's random init (cnn/bilstm) is the same for every run
+    backbone, _ = EmbeddingBackbone.from_vectors(
+        vectors, words, encoder=model.encoder, d_hidden=model.d_hidden, kernel_sizes=model.kernel_sizes,
+        freeze_embeddings=model.freeze_embeddings, dropout=model.dropout)
     spec = {"format_version": BACKBONE_FORMAT_VERSION, **backbone.spec()}
     save_checkpoint(run_dir / "checkpoints", "final", {"backbone": backbone.state_dict()}, {"backbone": spec})
     write_json_atomic(run_dir / "backbone.json", {
@@ -149,4 +191,8 @@ def evaluate_run(run_dir: str | Path, restrict_vocab: int = 30000) -> dict:
     return evaluate_vectors(vectors, words, restrict_vocab=restrict_vocab)
 
 
-__all__ = ["train", "parse_objective", "evaluate_run"]
+# objective kind -> trainer(cfg, sentences, n_words, seed, on_epoch) -> (vectors, vocab, facts).
+# The keys equal the kinds of config.schema.WordVecObjective (tests/config/test_schema.py checks).
+TRAINERS: dict[str, Callable] = {"word2vec": _train_gensim, "fasttext": _train_gensim, "glove": _train_glove}
+
+__all__ = ["TRAINERS", "pretrain", "train", "parse_objective", "evaluate_run"]
