@@ -1,35 +1,15 @@
 """Tiny pretrain -> finetune -> compare -> evaluate -> predict -> export through the real CLI."""
 
-import csv
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-WORDS = {"pos": ["great", "love", "good", "happy", "fun", "nice"], "neg": ["bad", "hate", "awful", "sad", "poor", "ugly"]}
-FILLER = ["the", "movie", "was", "really", "a", "day", "this", "so", "very", "i", "it", "and"]
-
-
-def _sentence(rng, label):
-    words = rng.choices(FILLER, k=rng.randint(3, 8)) + rng.choices(WORDS[label], k=2)
-    rng.shuffle(words)
-    return " ".join(words)
-
-
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("e2e")
-    rng = random.Random(0)
-    (root / "corpus.txt").write_text("\n".join(_sentence(rng, rng.choice(["pos", "neg"])) for _ in range(400)) + "\n")
-    with open(root / "labeled.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
-        for _ in range(200):
-            lab = rng.choice(["pos", "neg"])
-            w.writerow([_sentence(rng, lab), lab])
+def workspace(toy_text):
+    root = toy_text
     train = "{max_steps: 12, batch_size: 16, eval_every: 6, log_every: 3, progress: false}"
     (root / "pre.yaml").write_text(f"""# warmstart pretrain pre.yaml
 run: {{name: pre, out_dir: {root}/runs}}

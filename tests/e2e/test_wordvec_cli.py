@@ -3,9 +3,7 @@ compare an embedding-table classifier started from the vectors vs a random table
 
 In-process (cli.main) rather than subprocesses: each subprocess would pay the torch import again."""
 
-import csv
 import json
-import random
 
 import numpy as np
 import pytest
@@ -13,27 +11,10 @@ import pytest
 from warmstart.cli import main
 from warmstart.wordvec import load_vectors, load_word2vec_format
 
-WORDS = {"pos": ["great", "love", "good", "happy", "fun", "nice"], "neg": ["bad", "hate", "awful", "sad", "poor", "ugly"]}
-FILLER = ["the", "movie", "was", "really", "a", "day", "this", "so", "very", "i", "it", "and"]
-
-
-def _sentence(rng, label):
-    words = rng.choices(FILLER, k=rng.randint(3, 8)) + rng.choices(WORDS[label], k=2)
-    rng.shuffle(words)
-    return " ".join(words)
-
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("wordvec_e2e")
-    rng = random.Random(0)
-    (root / "corpus.txt").write_text("\n".join(_sentence(rng, rng.choice(["pos", "neg"])) for _ in range(400)) + "\n")
-    with open(root / "labeled.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
-        for _ in range(200):
-            lab = rng.choice(["pos", "neg"])
-            w.writerow([_sentence(rng, lab), lab])
+def root(toy_text):
+    root = toy_text
     (root / "w2v.yaml").write_text(f"""# warmstart pretrain w2v.yaml
 run: {{name: w2v, out_dir: {root}/runs}}
 data: {{kind: corpus, path: {root}/corpus.txt}}
