@@ -229,7 +229,7 @@ def forgetting_check(cfg: FinetuneConfig, module, say=print) -> dict | None:
     if not (pre_dir / "config.json").is_file():
         return None
     verb, pre_cfg = load_run_config(pre_dir)
-    if verb != "pretrain":
+    if verb != "pretrain" or pre_cfg.objective.kind in WORD_VECTOR_KINDS:  # word vectors have no val loss
         return None
     objective, val_set = _pretrain_objective(pre_cfg, pre_dir, ckpt)
 

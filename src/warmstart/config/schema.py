@@ -41,7 +41,7 @@ class CorpusData(_TextBlocks):
     """Unlabeled text for pretraining: a .txt file (one document per line), .jsonl, .csv, or a folder."""
 
     kind: Literal["corpus"] = "corpus"
-    path: str = Field(..., description="A .txt/.jsonl/.csv file or a folder of .txt files.")
+    path: str = Field(..., description="A .txt/.cor/.jsonl/.csv file or a folder of .txt files.")
     field: str = Field("text", description="JSON field or CSV column holding the text (.jsonl/.csv only).")
 
 

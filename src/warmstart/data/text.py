@@ -1,6 +1,6 @@
 """Text files -> documents (unlabeled) or {"text", "label"} records (labeled).
 
-Reads .txt (one document per non-empty line), .jsonl, .csv and folders of .txt files. Every problem
+Reads .txt or .cor (gensim's plain corpora; one document per non-empty line), .jsonl, .csv and folders of .txt files. Every problem
 with a file is a one-line DataError naming the file, the line or field, and what was expected.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from warmstart.errors import DataError
 
-CORPUS_SUFFIXES = (".txt", ".jsonl", ".csv")
+CORPUS_SUFFIXES = (".txt", ".cor", ".jsonl", ".csv")
 LABELED_SUFFIXES = (".csv", ".jsonl")
 
 
@@ -93,7 +93,7 @@ def read_corpus(path: str | Path, field: str = "text") -> list[str]:
         if not files:
             raise DataError(f"{path}: folder has no .txt files")
         docs = [doc for f in files for doc in _txt_lines(f)]
-    elif path.suffix == ".txt":
+    elif path.suffix in (".txt", ".cor"):
         docs = _txt_lines(path)
     elif path.suffix == ".jsonl":
         docs = [_text_value(path, n, _field(path, n, row, field, "field"), field) for n, row in _jsonl_rows(path)]
