@@ -104,6 +104,10 @@ def test_compare_grid_and_skip_on_rerun(workspace):
     out = ws("compare", root / "cmp.yaml").stdout
     assert "8 cells already complete, 0 to run" in out
 
+    out = ws("report", root / "runs" / "cmp").stdout
+    assert out.strip() == f"report: {root / 'runs' / 'cmp' / 'report.html'}"
+    assert "Forgetting check" in (root / "runs" / "cmp" / "report.md").read_text()
+
 
 def test_bad_inputs_exit_2_one_line(workspace, tmp_path):
     root = workspace

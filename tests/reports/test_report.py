@@ -112,7 +112,7 @@ def test_report_files_and_headline(report_dir):
     for fact in ("masked_lm (mask_prob=0.15)", "bpe (vocab_size=512)", "transformer (d_model=64",
                  "corpus (path=data/wiki.txt"):
         assert fact in html_text
-    assert "+0.200 (+8%)" in html_text            # forgetting: 2.5 -> 2.7 on average over seeds 0..2
+    assert "+0.200 (+8.0%)" in html_text            # forgetting: 2.5 -> 2.7 on average over seeds 0..2
     assert "50,000 (100.0%)" in html_text and "1,000 (2.0%)" in html_text  # params trained (full vs probe)
 
 

@@ -358,7 +358,7 @@ def forgetting_table(cmp: Comparison) -> Table | None:
                 continue
             before = _mean(f["val_loss_before"] for f in fs)
             after = _mean(f["val_loss_after"] for f in fs)
-            rel = f" ({100 * (after - before) / before:+.0f}%)" if before else ""
+            rel = f" ({100 * (after - before) / before:+.1f}%)" if before else ""
             objectives = ", ".join(sorted({str(f.get("objective", "?")) for f in fs}))
             rows.append([arm, f"{cmp.n_labels_of(b):,}", objectives, fmt_metric(before), fmt_metric(after),
                          fmt_signed(after - before) + rel, str(len(fs))])
