@@ -9,3 +9,46 @@ torch.set_num_threads(2)
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_text_csv(tmp_path_factory):
+    """A labeled CSV of 120 short synthetic texts (pos/neg by keyword) for tiny fine-tune runs."""
+    import csv
+    import random
+
+    words = {"pos": ["great", "love", "good", "happy"], "neg": ["bad", "hate", "awful", "sad"]}
+    filler = ["the", "movie", "was", "really", "a", "day", "this", "so", "very", "it"]
+    rng = random.Random(0)
+    path = tmp_path_factory.mktemp("tiny_text") / "labeled.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for _ in range(120):
+            lab = rng.choice(["pos", "neg"])
+            ws = rng.choices(filler, k=rng.randint(3, 7)) + rng.choices(words[lab], k=2)
+            rng.shuffle(ws)
+            w.writerow([" ".join(ws), lab])
+    return path
+
+
+@pytest.fixture
+def tiny_finetune_config():
+    """A factory of FinetuneConfigs for tiny text runs (see _tiny_finetune_config)."""
+    return _tiny_finetune_config
+
+
+def _tiny_finetune_config(csv_path, out_dir, **sections):
+    """A FinetuneConfig for a 1-layer, 32-wide BERT trained from scratch on `csv_path`."""
+    from warmstart.config.schema import FinetuneConfig
+
+    raw = {
+        "run": {"name": "ft", "out_dir": str(out_dir)},
+        "data": {"kind": "labeled_text", "path": str(csv_path), "max_len": 16},
+        "tokenizer": {"kind": "wordpiece", "vocab_size": 120},
+        "model": {"kind": "transformer", "arch": "bert", "size": "tiny", "n_layers": 1, "d_model": 32, "n_heads": 2},
+        "train": {"max_steps": 6, "batch_size": 8, "eval_every": 3, "progress": False},
+    }
+    for key, value in sections.items():
+        raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) and key in ("train", "run") else value
+    return FinetuneConfig.model_validate(raw)

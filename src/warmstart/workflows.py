@@ -17,7 +17,7 @@ import torch
 from warmstart.checkpoint.io import read_json, resolve_checkpoint, write_json_atomic
 from warmstart.checkpoint.run import load_module_weights, load_optimizer
 from warmstart.config.schema import WORD_VECTOR_KINDS, FinetuneConfig, FullStrategy, PretrainConfig
-from warmstart.data.loaders import BatchIterator, sequential_batches
+from warmstart.data.loaders import sequential_batches, train_batches
 from warmstart.errors import ConfigError, DataError
 from warmstart.evaluation import evaluate as run_eval
 from warmstart.inputs import Examples, open_inputs
@@ -70,7 +70,7 @@ def _start(run_dir: Path, module, optimizer, schedule, batches, resume_ckpt: Pat
 def _describe(say, module, batches, cfg, unit: str) -> None:
     trainable, total = count_params(module)
     say(f"params: {trainable:,} trained / {total:,} total ({100 * trainable / max(total, 1):.1f}%) | "
-        f"{batches.batch_size * cfg.grad_accum} {unit}/step | {batches.steps_per_epoch} steps/epoch | "
+        f"{batches.examples_per_step(cfg.grad_accum)} {unit}/step | {batches.steps_per_epoch} steps/epoch | "
         f"{cfg.max_steps} steps | precision {cfg.precision}")
 
 
@@ -109,16 +109,16 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
     strategy = build_strategy(FullStrategy())
     optimizer = build_optimizer(strategy.param_groups(module, cfg.optim.lr), cfg.optim)
     schedule = build_schedule(optimizer, cfg.schedule, cfg.train.max_steps)
-    batches = BatchIterator(train_set.n, train_set.make_batch, cfg.train.batch_size, cfg.run.seed)
+    batches, train_cfg = train_batches(train_set.n, train_set.make_batch, cfg.train, cfg.optim, cfg.run.seed)
     state, log = _start(run_dir, module, optimizer, schedule, batches, resume_ckpt, say)
-    _describe(say, module, batches, cfg.train, "blocks" if inputs.modality == "text" else "examples")
+    _describe(say, module, batches, train_cfg, "blocks" if inputs.modality == "text" else "examples")
 
     def evaluate_val(max_batches):
         return run_eval(module, _batches(val_set, cfg.train.batch_size, max_batches), cfg.train.precision)
 
     # The objective head's facts (e.g. the supervised objective's source labels) go with each checkpoint.
     head_meta = {"objective": cfg.objective.kind, **(module.info() if hasattr(module, "info") else {})}
-    state = train(module, batches, optimizer, schedule, strategy, cfg.train, run_dir, state, log, evaluate_val, head_meta, say=say)
+    state = train(module, batches, optimizer, schedule, strategy, train_cfg, run_dir, state, log, evaluate_val, head_meta, say=say)
     final = evaluate_val(None)
     result = {"val": final, "steps": state.step, "train_seconds": state.elapsed_s, "items_seen": state.items_seen,
               "tokens_per_s": state.items_seen / max(state.elapsed_s, 1e-9) if cfg.objective.kind == "causal_lm" else None}
@@ -148,6 +148,7 @@ def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ck
         info = read_json(resume_ckpt / "head.json") if resume_ckpt else head_info(cfg.task, records if is_cls else splits.train)
     module = build_task(cfg.task, backbone, {k: v for k, v in info.items() if k != "task"})
     if ckpt_for_weights is not None:
+        build_strategy(cfg.strategy).prepare(module)  # e.g. LoRA layers, so the adapters load
         load_module_weights(ckpt_for_weights, module)
     return splits, inputs, module, lineage
 
@@ -173,15 +174,15 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False,
     strategy.prepare(module)
     optimizer = build_optimizer(strategy.param_groups(module, cfg.optim.lr), cfg.optim)
     schedule = build_schedule(optimizer, cfg.schedule, cfg.train.max_steps)
-    batches = BatchIterator(train_set.n, train_set.make_batch, cfg.train.batch_size, cfg.run.seed)
+    batches, train_cfg = train_batches(train_set.n, train_set.make_batch, cfg.train, cfg.optim, cfg.run.seed)
     state, log = _start(run_dir, module, optimizer, schedule, batches, resume_ckpt, say)
-    _describe(say, module, batches, cfg.train, "examples")
+    _describe(say, module, batches, train_cfg, "examples")
 
     def evaluate_val(max_batches):
         return run_eval(module, _batches(val_set, cfg.train.batch_size, max_batches), cfg.train.precision)
 
     head_meta = {"task": cfg.task.kind, **module.info()}
-    state = train(module, batches, optimizer, schedule, strategy, cfg.train, run_dir, state, log, evaluate_val,
+    state = train(module, batches, optimizer, schedule, strategy, train_cfg, run_dir, state, log, evaluate_val,
                   head_meta, select_best=cfg.train.select_best, say=say)
 
     # Test once, with the best validation weights when selecting (the final ones otherwise).
@@ -287,6 +288,7 @@ def load_predictor(run_dir: str | Path):
     inputs.load(run_dir)
     info = read_json(ckpt / "head.json")
     module = build_task(cfg.task, load_backbone(ckpt, random_init=True), {k: v for k, v in info.items() if k != "task"})
+    build_strategy(cfg.strategy).prepare(module)
     load_module_weights(ckpt, module)
     module.eval()
     return module, inputs, cfg
@@ -348,6 +350,18 @@ def _pooled(module, batch):
 WORD_VECTOR_FORMATS = ("word2vec", "word2vec-binary", "safetensors")
 
 
+def merged_lora_backbone(ckpt: Path, backbone, lora_cfg):
+    """The backbone of a LoRA checkpoint with its adapters merged into the base weights: plain
+    module structure and names, the same outputs as the unmerged model."""
+    from warmstart.checkpoint.io import load_tensors
+    from warmstart.strategies.lora import attach_lora, join_state, merge_lora
+
+    attach_lora(backbone, lora_cfg)
+    backbone.load_state_dict(join_state(backbone, load_tensors(ckpt, "backbone"), load_tensors(ckpt, "adapter")))
+    merge_lora(backbone)
+    return backbone.requires_grad_(True)
+
+
 def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) -> Path:
     """Write an HF-format directory (config.json, model.safetensors, tokenizer or transforms.json)
     that transformers.AutoModel loads offline; the warmstart head rides along. Backbones that
@@ -363,6 +377,8 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
     run_dir = Path(run_dir)
     ckpt = resolve_checkpoint(run_dir)
     backbone = load_backbone(ckpt)
+    if (ckpt / "adapter.safetensors").is_file():  # a LoRA run: fold the adapters into the base weights
+        backbone = merged_lora_backbone(ckpt, backbone, load_run_config(run_dir)[1].strategy)
     if not hasattr(getattr(backbone, "model", None), "save_pretrained"):
         raise ConfigError(f"--format hf: a {backbone.kind} backbone has no Hugging Face format; "
                           f"its weights are {ckpt / 'backbone.safetensors'} (spec in backbone.json)")

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from warmstart.config.schema import CausalLMObjective, FullStrategy, SGDOptim, TrainSection, ConstantSchedule
-from warmstart.data.loaders import BatchIterator, pad_collate, sequential_batches
-from warmstart.errors import TrainingError
+from warmstart.data.loaders import BatchIterator, FullBatchIterator, pad_collate, sequential_batches
+from warmstart.errors import ConfigError, TrainingError
 from warmstart.evaluation import evaluate
 from warmstart.models.transformer import TransformerBackbone
 from warmstart.objectives import build_objective
@@ -27,17 +27,17 @@ def _data(n=32, seed=0):
     return [torch.randint(5, 64, (int(n_),), generator=g).tolist() for n_ in lengths]
 
 
-def _run(tmp_path, batch_size, grad_accum, steps=1, seqs=None, lr=0.5, **train_kw):
+def _run(tmp_path, batch_size, grad_accum, steps=1, seqs=None, lr=0.5, full_batch=False, **train_kw):
     torch.manual_seed(0)
     seqs = seqs or _data()
     module = build_objective(CausalLMObjective(), TransformerBackbone.tiny("gpt2"), SPECIAL)
     make = lambda idx: pad_collate([seqs[i] for i in idx], 0)  # noqa: E731
     strategy = build_strategy(FullStrategy())
     optim = build_optimizer(strategy.param_groups(module, lr), SGDOptim(lr=lr))
-    cfg = TrainSection(max_steps=steps, batch_size=batch_size, grad_accum=grad_accum, eval_every=100, grad_clip=None,
-                       progress=False, **train_kw)
+    cfg = TrainSection(max_steps=steps, batch_size=batch_size, grad_accum=grad_accum, grad_clip=None,
+                       progress=False, **{"eval_every": 100, **train_kw})
     sched = build_schedule(optim, ConstantSchedule(), steps)
-    batches = BatchIterator(len(seqs), make, batch_size, seed=0)
+    batches = FullBatchIterator(len(seqs), make, batch_size) if full_batch else BatchIterator(len(seqs), make, batch_size, seed=0)
     evaluate_val = lambda mb: evaluate(module, sequential_batches(len(seqs), make, 8, mb))  # noqa: E731
     tmp_path.mkdir(parents=True, exist_ok=True)
     state = train(module, batches, optim, sched, strategy, cfg, tmp_path, TrainState(), MetricsLog(tmp_path / "m.jsonl"),
@@ -82,3 +82,27 @@ def test_nan_loss_stops_with_step_and_writes_no_checkpoint(tmp_path):
 def test_nan_policy_skip_counts_skipped_steps(tmp_path):
     module, state = _run(tmp_path, batch_size=8, grad_accum=1, steps=3, lr=float("inf"), nan_policy="skip")
     assert state.skipped_steps >= 1 and state.step == 3
+
+
+def test_full_batch_gd_in_ragged_micro_batches_equals_one_batch(tmp_path):
+    # 32 examples in micro-batches of <= 7 (5 ragged chunks): one step = the exact full-batch gradient.
+    one, _ = _run(tmp_path / "a", batch_size=32, grad_accum=1)
+    gd, state = _run(tmp_path / "b", batch_size=7, grad_accum=5, full_batch=True)
+    assert state.items_seen == sum(len(s) - 1 for s in _data())  # every next-token target of the set, once
+    for (name, p), q in zip(one.named_parameters(), gd.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-6, msg=name)
+
+
+def test_early_stopping_on_monitored_metric_keeps_best(tmp_path):
+    # A vanishing LR: val ppl moves by far less than min_delta, so every evaluation after the first is stale.
+    _, state = _run(tmp_path, batch_size=8, grad_accum=1, steps=10, lr=1e-12, eval_every=1, monitor="ppl",
+                    early_stop_patience=2, early_stop_min_delta=1e-3)
+    assert state.stopped_early and state.step == 3 and state.stale_evals == 2
+    assert (tmp_path / "checkpoints" / "latest").read_text() == "step_000003"
+    vals = [json.loads(x) for x in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert state.best_metric == min(v["ppl"] for v in vals if v["split"] == "val")
+
+
+def test_unknown_monitor_fails_fast(tmp_path):
+    with pytest.raises(ConfigError, match="train.monitor: 'acc' is not a validation metric"):
+        _run(tmp_path, batch_size=8, grad_accum=1, steps=2, monitor="acc")

@@ -478,6 +478,19 @@ class ClassificationTask(Section):
     pooling: Pooling | None = Field(None, description="How to pool tokens: mean, cls (first) or last; default: mean for encoders, last for decoders.")
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the linear head.")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing.")
+    class_weights: dict[str, float] | Literal["balanced"] | None = Field(
+        None, description="Per-class loss weights: {label: weight} (unlisted labels weigh 1), 'balanced' "
+        "(n / (n_classes * count) over the training split), or null = unweighted.")
+    multilabel: bool = Field(False, description="Each example has a set of labels (binary cross-entropy per label, sigmoid outputs).")
+    label_sep: str = Field("|", min_length=1, description="Multi-label only: separator between the labels of one example, e.g. 'sports|politics'.")
+
+    @model_validator(mode="after")
+    def _check_loss(self):
+        if self.multilabel and self.label_smoothing:
+            raise ValueError("label_smoothing applies to single-label cross-entropy, not to multilabel")
+        if isinstance(self.class_weights, dict) and any(w < 0 for w in self.class_weights.values()):
+            raise ValueError(f"class_weights must be >= 0, got {self.class_weights}")
+        return self
 
 
 class RegressionTask(Section):
@@ -485,6 +498,7 @@ class RegressionTask(Section):
     pooling: Pooling | None = Field(None, description="How to pool tokens (see classification).")
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the linear head.")
     loss: Literal["mse", "mae", "huber"] = Field("mse", description="Regression loss.")
+    huber_delta: float = Field(1.0, gt=0, description="Huber loss: quadratic below this error, linear above (in z-scored units when standardize).")
     standardize: bool = Field(True, description="Train on z-scored targets (statistics from the training split); metrics are in original units.")
 
 
@@ -505,13 +519,57 @@ class LinearProbeStrategy(Section):
     freeze_norm_stats: bool = Field(True, description="Keep the frozen backbone in eval mode (no dropout, fixed norm statistics).")
 
 
-Strategy = Annotated[FullStrategy | LinearProbeStrategy, Field(discriminator="kind")]
+class PartialStrategy(Section):
+    """The top k layer groups of the backbone and the head train; the rest is frozen."""
+
+    kind: Literal["partial"] = "partial"
+    n_groups: int = Field(1, ge=0, description="How many layer groups, counted from the top (output side), train.")
+    head_lr: float | None = Field(None, gt=0, description="LR of the head (default: optim.lr).")
+
+
+class DiscriminativeStrategy(Section):
+    """Layer-wise LR decay: layer group i of n gets optim.lr * decay^(n-1-i); the head its own LR."""
+
+    kind: Literal["discriminative"] = "discriminative"
+    decay: float = Field(0.8, gt=0, le=1, description="LR ratio between a layer group and the one above it.")
+    head_lr: float | None = Field(None, gt=0, description="LR of the head (default: optim.lr).")
+
+
+class GradualUnfreezeStrategy(Section):
+    """ULMFiT: start with only the head training, unfreeze one layer group from the top per epoch (or per N steps)."""
+
+    kind: Literal["gradual_unfreeze"] = "gradual_unfreeze"
+    every_steps: int | None = Field(None, ge=1, description="Unfreeze the next group every N optimizer steps (null = every epoch).")
+    decay: float = Field(1.0, gt=0, le=1, description="Layer-wise LR decay as in discriminative (1 = one LR for all groups).")
+    head_lr: float | None = Field(None, gt=0, description="LR of the head (default: optim.lr).")
+
+
+class LoRAStrategy(Section):
+    """LoRA adapters (peft) on the backbone's linear layers; the base is frozen, adapters and head train."""
+
+    kind: Literal["lora"] = "lora"
+    r: int = Field(8, ge=1, description="Adapter rank.")
+    alpha: float = Field(16.0, gt=0, description="Scaling numerator: the adapter update is scaled by alpha / r.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the adapter input.")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear", description="Module names to adapt (peft matching, e.g. [query, value] for bert, [c_attn] for gpt2), or all-linear.")
+    head_lr: float | None = Field(None, gt=0, description="LR of the head (default: optim.lr).")
+
+
+Strategy = Annotated[
+    FullStrategy | LinearProbeStrategy | PartialStrategy | DiscriminativeStrategy | GradualUnfreezeStrategy | LoRAStrategy,
+    Field(discriminator="kind"),
+]
 
 
 # ---------------------------------------------------------------------------- optim & schedule
 
 
-class AdamWOptim(Section):
+class _Optim(Section):
+    decay_1d: bool = Field(False, description="Also apply weight decay to 1-d parameters (norm gains, biases); off by default.")
+
+
+class AdamWOptim(_Optim):
     kind: Literal["adamw"] = "adamw"
     lr: float = Field(5e-4, gt=0, description="Peak learning rate.")
     weight_decay: float = Field(0.01, ge=0, description="Decoupled weight decay (not applied to norms and biases).")
@@ -522,7 +580,15 @@ class AdamWOptim(Section):
         "or for_loop (one tensor at a time). The three agree to float rounding.")
 
 
-class SGDOptim(Section):
+class AdamOptim(_Optim):
+    kind: Literal["adam"] = "adam"
+    lr: float = Field(1e-3, gt=0, description="Peak learning rate.")
+    weight_decay: float = Field(0.0, ge=0, description="L2 penalty added to the gradient (coupled, unlike adamw; not applied to norms and biases).")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam betas.")
+    eps: float = Field(1e-8, gt=0, description="Adam epsilon.")
+
+
+class SGDOptim(_Optim):
     kind: Literal["sgd"] = "sgd"
     lr: float = Field(0.1, gt=0, description="Peak learning rate.")
     momentum: float = Field(0.0, ge=0, lt=1, description="Momentum (0 = plain SGD).")
@@ -532,8 +598,42 @@ class SGDOptim(Section):
         "fused", description="Update kernel: fused (one kernel over all tensors; fastest on CPU), foreach (batched ops) "
         "or for_loop (one tensor at a time). The three agree to float rounding.")
 
+    @model_validator(mode="after")
+    def _check(self):
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov needs momentum > 0")
+        return self
 
-Optim = Annotated[AdamWOptim | SGDOptim, Field(discriminator="kind")]
+
+class GDOptim(_Optim):
+    """Full-batch gradient descent: every step's gradient is the exact mean over the whole training
+    set, accumulated in micro-batches of train.batch_size (so memory stays bounded)."""
+
+    kind: Literal["gd"] = "gd"
+    lr: float = Field(0.1, gt=0, description="Learning rate.")
+    momentum: float = Field(0.0, ge=0, lt=1, description="Heavy-ball momentum (0 = plain gradient descent).")
+    weight_decay: float = Field(0.0, ge=0, description="L2 weight decay (not applied to norms and biases).")
+
+
+class AdagradOptim(_Optim):
+    kind: Literal["adagrad"] = "adagrad"
+    lr: float = Field(1e-2, gt=0, description="Learning rate.")
+    eps: float = Field(1e-10, gt=0, description="Added to the denominator.")
+    initial_accumulator_value: float = Field(0.0, ge=0, description="Starting value of the sum of squared gradients.")
+    weight_decay: float = Field(0.0, ge=0, description="L2 weight decay (not applied to norms and biases).")
+
+
+class RMSPropOptim(_Optim):
+    kind: Literal["rmsprop"] = "rmsprop"
+    lr: float = Field(1e-3, gt=0, description="Learning rate.")
+    alpha: float = Field(0.99, gt=0, lt=1, description="Smoothing constant of the squared-gradient average.")
+    eps: float = Field(1e-8, gt=0, description="Added to the denominator.")
+    momentum: float = Field(0.0, ge=0, lt=1, description="Momentum.")
+    centered: bool = Field(False, description="Normalize by the estimated gradient variance instead of the raw second moment.")
+    weight_decay: float = Field(0.0, ge=0, description="L2 weight decay (not applied to norms and biases).")
+
+
+Optim = Annotated[AdamWOptim | AdamOptim | SGDOptim | GDOptim | AdagradOptim | RMSPropOptim, Field(discriminator="kind")]
 
 
 class ConstantSchedule(Section):
@@ -547,7 +647,47 @@ class WarmupCosineSchedule(Section):
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Final LR as a fraction of the peak.")
 
 
-Schedule = Annotated[ConstantSchedule | WarmupCosineSchedule, Field(discriminator="kind")]
+class StepSchedule(Section):
+    """Multiply the LR by gamma every step_size steps."""
+
+    kind: Literal["step"] = "step"
+    warmup_steps: int = Field(0, ge=0, description="Linear warmup steps from 0.")
+    step_size: int = Field(100, ge=1, description="Optimizer steps between decays (counted after warmup).")
+    gamma: float = Field(0.1, gt=0, le=1, description="Decay factor.")
+
+
+class ExponentialSchedule(Section):
+    """Multiply the LR by gamma after every step."""
+
+    kind: Literal["exponential"] = "exponential"
+    warmup_steps: int = Field(0, ge=0, description="Linear warmup steps from 0.")
+    gamma: float = Field(0.99, gt=0, le=1, description="Per-step decay factor.")
+
+
+class OneCycleSchedule(Section):
+    """One-cycle (Smith): cosine up from lr/div_factor to lr, then cosine down to lr/(div_factor*final_div_factor)."""
+
+    kind: Literal["one_cycle"] = "one_cycle"
+    pct_start: float = Field(0.3, gt=0, lt=1, description="Fraction of max_steps spent increasing the LR.")
+    div_factor: float = Field(25.0, ge=1, description="Initial LR = peak / div_factor.")
+    final_div_factor: float = Field(1e4, ge=1, description="Final LR = initial / final_div_factor.")
+
+
+class PlateauSchedule(Section):
+    """Reduce the LR by `factor` when the monitored validation metric (train.monitor) stops improving."""
+
+    kind: Literal["plateau"] = "plateau"
+    warmup_steps: int = Field(0, ge=0, description="Linear warmup steps from 0.")
+    factor: float = Field(0.5, gt=0, lt=1, description="LR multiplier applied on a plateau.")
+    patience: int = Field(2, ge=0, description="Evaluations without improvement tolerated before reducing.")
+    threshold: float = Field(0.0, ge=0, description="Minimum absolute change that counts as an improvement.")
+    min_lr_ratio: float = Field(0.0, ge=0, le=1, description="Never reduce below this fraction of the peak LR.")
+
+
+Schedule = Annotated[
+    ConstantSchedule | WarmupCosineSchedule | StepSchedule | ExponentialSchedule | OneCycleSchedule | PlateauSchedule,
+    Field(discriminator="kind"),
+]
 
 
 # --------------------------------------------------------------------------------------- train
@@ -568,16 +708,22 @@ class TrainSection(Section):
     compile: bool = Field(False, description="torch.compile the module (costs tens of seconds up front).")
     nan_policy: Literal["stop", "skip"] = Field("stop", description="On a non-finite loss: stop with an error, or skip the step.")
     select_best: bool = Field(True, description="Fine-tuning: restore the weights with the best validation metric at the end.")
+    monitor: str | None = Field(None, description="Validation metric that picks the best checkpoint, drives early stopping and the plateau schedule (null = the task's primary metric).")
+    monitor_mode: Literal["max", "min"] | None = Field(None, description="Whether higher or lower monitor is better (null = the metric's own direction: min for loss/ppl/mse/mae/rmse, else max).")
+    early_stop_patience: int | None = Field(None, ge=1, description="Stop after this many evaluations without an improvement of the monitor by more than early_stop_min_delta (null = off).")
+    early_stop_min_delta: float = Field(0.0, ge=0, description="Smallest change of the monitored metric that counts as an improvement for early stopping.")
     progress: bool = Field(True, description="Show a progress bar on a terminal.")
 
 
 # ------------------------------------------------------------------------------------- configs
 
 
-def _check_schedule(schedule, train: TrainSection) -> None:
+def _check_schedule(schedule, train: TrainSection, optim=None) -> None:
     warm = getattr(schedule, "warmup_steps", 0)
     if warm and warm >= train.max_steps:
         raise ValueError(f"schedule.warmup_steps ({warm}) must be < train.max_steps ({train.max_steps})")
+    if getattr(optim, "kind", None) == "gd" and train.grad_accum != 1:
+        raise ValueError("train.grad_accum: optim.kind=gd sets it (the whole training set per step, in micro-batches of train.batch_size); leave it at 1")
 
 
 class PretrainConfig(Section):
@@ -596,7 +742,7 @@ class PretrainConfig(Section):
 
     @model_validator(mode="after")
     def _check(self):
-        _check_schedule(self.schedule, self.train)
+        _check_schedule(self.schedule, self.train, self.optim)
         if self.objective.kind in WORD_VECTOR_KINDS:
             _check_word_vectors(self)
         else:
@@ -644,7 +790,7 @@ class FinetuneConfig(Section):
 
     @model_validator(mode="after")
     def _check(self):
-        _check_schedule(self.schedule, self.train)
+        _check_schedule(self.schedule, self.train, self.optim)
         _check_model_source(self)
         _check_modality(self)
         return self
@@ -671,6 +817,8 @@ def _check_modality(cfg) -> None:
         if part is not None and modality not in part.modalities:
             raise ValueError(f"{section}.kind={part.kind} does not fit {modality} data (data.kind={cfg.data.kind}); "
                              f"it takes {' or '.join(part.modalities)} data")
+    if getattr(getattr(cfg, "task", None), "multilabel", False) and modality != "text":
+        raise ValueError(f"task.multilabel: labels separated by task.label_sep come from text data, not {modality} data (data.kind={cfg.data.kind})")
     views = getattr(getattr(cfg, "objective", None), "views", None)
     if modality == "vector" and views is not None and views.image_only():
         raise ValueError(f"objective.views.{views.image_only()[0]} is for images; vector data supports noise_std and drop_prob")
@@ -707,7 +855,7 @@ class CompareConfig(Section):
 
     @model_validator(mode="after")
     def _check(self):
-        _check_schedule(self.schedule, self.train)
+        _check_schedule(self.schedule, self.train, self.optim)
         names = [a.name for a in self.grid_arms()]
         if len(set(names)) != len(names):
             raise ValueError(f"arms: names must be unique, got {names} (name them with explicit arms)")

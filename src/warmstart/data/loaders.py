@@ -57,6 +57,53 @@ class BatchIterator:
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.cursor, self._perm = int(state["epoch"]), int(state["cursor"]), None
 
+    def examples_per_step(self, grad_accum: int) -> int:
+        return self.batch_size * grad_accum
+
+
+class FullBatchIterator:
+    """Full-batch gradient descent: each optimizer step is the whole training set, yielded as
+    `n_micro` in-order micro-batches (sizes differ by at most one). The loop's exact
+    accumulation turns them into the gradient of the mean loss over all n examples."""
+
+    def __init__(self, n: int, make_batch: Callable[[list[int]], Batch], micro_batch_size: int):
+        if n <= 0:
+            raise ValueError("cannot iterate over an empty dataset")
+        self.n, self.make_batch = n, make_batch
+        self.n_micro = -(-n // micro_batch_size)  # ceil
+        self.bounds = [round(i * n / self.n_micro) for i in range(self.n_micro + 1)]
+        self.batch_size = max(b - a for a, b in zip(self.bounds, self.bounds[1:]))
+        self.steps_per_epoch = 1
+        self.epoch, self.cursor = 0, 0
+
+    def __iter__(self) -> "FullBatchIterator":
+        return self
+
+    def __next__(self) -> Batch:
+        if self.cursor == self.n_micro:  # the previous step finished a pass: a new epoch
+            self.epoch, self.cursor = self.epoch + 1, 0
+        idx = list(range(self.bounds[self.cursor], self.bounds[self.cursor + 1]))
+        self.cursor += 1
+        return self.make_batch(idx)
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "cursor": self.cursor}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.cursor = int(state["epoch"]), int(state["cursor"])
+
+    def examples_per_step(self, grad_accum: int) -> int:
+        return self.n
+
+
+def train_batches(n: int, make_batch: Callable[[list[int]], Batch], train_cfg, optim_cfg, seed: int):
+    """The training iterator and the train config the loop should use: minibatches for every
+    optimizer except `gd`, whose step is the whole training set (grad_accum = micro-batches per pass)."""
+    if optim_cfg.kind == "gd":
+        batches = FullBatchIterator(n, make_batch, train_cfg.batch_size)
+        return batches, train_cfg.model_copy(update={"grad_accum": batches.n_micro})
+    return BatchIterator(n, make_batch, train_cfg.batch_size, seed), train_cfg
+
 
 def sequential_batches(n: int, make_batch: Callable[[list[int]], Batch], batch_size: int,
                        max_batches: int | None = None) -> Iterator[Batch]:

@@ -1,17 +1,23 @@
-"""Optimizers from parameter groups: each group is split so weight decay skips norms and biases."""
+"""Optimizers from parameter groups: each group is split so weight decay skips norms and biases.
+
+OPTIMIZERS maps the schema's optim.kind to a constructor taking (groups, cfg, **kernel); adding an
+optimizer is one entry here (and its schema section).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
 
-def _split_decay(groups: list[dict], weight_decay: float) -> list[dict]:
+def _split_decay(groups: list[dict], weight_decay: float, decay_1d: bool = False) -> list[dict]:
     # Decay only matrices/embeddings (ndim >= 2); decaying LayerNorm gains or biases just pulls
     # them toward 0 with no regularizing benefit.
     out = []
     for g in groups:
-        decay = [p for p in g["params"] if p.ndim >= 2]
-        no_decay = [p for p in g["params"] if p.ndim < 2]
+        decay = [p for p in g["params"] if p.ndim >= 2 or decay_1d]
+        no_decay = [p for p in g["params"] if p.ndim < 2 and not decay_1d]
         extra = {k: v for k, v in g.items() if k != "params"}
         if decay:
             out.append({**extra, "params": decay, "weight_decay": weight_decay})
@@ -28,12 +34,22 @@ def _kernel(cfg) -> dict:
     return {"fused": {"fused": True}, "foreach": {"foreach": True}, "for_loop": {"foreach": False}}.get(impl, {})
 
 
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "adamw": lambda groups, cfg, **kernel: torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, **kernel),
+    "adam": lambda groups, cfg, **kernel: torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, **kernel),
+    "sgd": lambda groups, cfg, **kernel: torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, **kernel),
+    # Full-batch gradient descent is SGD's update; what makes it "full batch" is the data side
+    # (data.loaders.train_batches gives each step the whole training set).
+    "gd": lambda groups, cfg, **kernel: torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, **kernel),
+    "adagrad": lambda groups, cfg, **kernel: torch.optim.Adagrad(groups, lr=cfg.lr, eps=cfg.eps,
+                                                                 initial_accumulator_value=cfg.initial_accumulator_value, **kernel),
+    "rmsprop": lambda groups, cfg, **kernel: torch.optim.RMSprop(groups, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps,
+                                                                 momentum=cfg.momentum, centered=cfg.centered, **kernel),
+}
+
+
 def build_optimizer(groups: list[dict], cfg) -> torch.optim.Optimizer:
-    """`groups` come from a strategy (each with its own "lr"); `cfg` is the optim config section."""
-    groups = _split_decay(groups, cfg.weight_decay)
-    kernel = _kernel(cfg)
-    if cfg.kind == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, **kernel)
-    if cfg.kind == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, **kernel)
-    raise ValueError(f"optim.kind: unknown {cfg.kind!r}")  # unreachable: the schema validated kind
+    """`groups` come from a strategy (each with its own "lr"); `cfg` is the optim config section.
+    Weight decay is set per group (0 for 1-d parameters unless cfg.decay_1d)."""
+    groups = _split_decay(groups, cfg.weight_decay, getattr(cfg, "decay_1d", False))
+    return OPTIMIZERS[cfg.kind](groups, cfg, **_kernel(cfg))

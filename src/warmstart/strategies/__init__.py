@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from warmstart.strategies.base import Strategy, count_params
+from warmstart.strategies.discriminative import Discriminative
 from warmstart.strategies.full import Full
+from warmstart.strategies.gradual_unfreeze import GradualUnfreeze
 from warmstart.strategies.linear_probe import LinearProbe
+from warmstart.strategies.lora import LoRA
+from warmstart.strategies.partial import Partial
 
 STRATEGIES: dict[str, type[Strategy]] = {
     "full": Full,
     "linear_probe": LinearProbe,
+    "partial": Partial,
+    "discriminative": Discriminative,
+    "gradual_unfreeze": GradualUnfreeze,
+    "lora": LoRA,
 }
 
 

@@ -27,7 +27,11 @@ class Strategy:
         """Called after module.train() each step: frozen parts may go back to eval mode."""
 
     def on_epoch_start(self, epoch: int, optimizer) -> None:
-        """Hook for schedules of (un)freezing, e.g. gradual unfreezing."""
+        """Hook for schedules of (un)freezing, e.g. gradual unfreezing. Also called once when a run
+        resumes, so it must set state as a function of `epoch` (idempotent)."""
+
+    def on_step_start(self, step: int) -> None:
+        """Called before every optimizer step (`step` = steps completed); idempotent like on_epoch_start."""
 
 
 def count_params(module: nn.Module) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from warmstart.checkpoint.run import save_module_checkpoint
-from warmstart.errors import TrainingError
+from warmstart.errors import ConfigError, TrainingError
 from warmstart.training.precision import autocast
 from warmstart.training.state import TrainState
 
@@ -41,6 +41,26 @@ def _improved(value: float, best: float | None, higher_is_better: bool) -> bool:
     return best is None or (value > best if higher_is_better else value < best)
 
 
+LOWER_IS_BETTER = {"loss", "ppl", "mse", "mae", "rmse"}
+
+
+def _monitor(cfg, probe) -> tuple[str, bool]:
+    """(validation metric name, higher is better) that picks the best checkpoint, drives early
+    stopping and the plateau schedule: train.monitor, else the task's primary metric."""
+    name = cfg.monitor or probe.primary
+    if cfg.monitor_mode is not None:
+        return name, cfg.monitor_mode == "max"
+    if name == probe.primary:
+        return name, probe.higher_is_better
+    return name, name not in LOWER_IS_BETTER
+
+
+def _monitored(val: dict, name: str) -> float:
+    if name not in val:
+        raise ConfigError(f"train.monitor: {name!r} is not a validation metric here (expected one of {sorted(val)})")
+    return val[name]
+
+
 def train(module: torch.nn.Module, batches, optimizer: torch.optim.Optimizer, schedule, strategy, cfg,
           run_dir: Path, state: TrainState, log: MetricsLog, evaluate_val: Callable[[int | None], dict],
           head_meta: dict, select_best: bool = False, say: Callable[[str], None] = print) -> TrainState:
@@ -51,14 +71,15 @@ def train(module: torch.nn.Module, batches, optimizer: torch.optim.Optimizer, sc
     checkpoints/best.
     """
     probe = module.new_metrics()
-    primary, higher = probe.primary, probe.higher_is_better
+    # `primary` is the monitored metric: best checkpoint, early stopping and the plateau schedule.
+    primary, higher = _monitor(cfg, probe)
     step_fn = torch.compile(module) if cfg.compile else module  # checkpoints always save `module` itself
     params = [p for g in optimizer.param_groups for p in g["params"]]
 
     # Fail fast (litgpt's "verifying settings"): a 2-batch evaluation catches shape, vocabulary and
     # label problems before any time is spent training.
     if state.step == 0:
-        evaluate_val(2)
+        _monitored(evaluate_val(2), primary)
 
     def save(name: str, **kw) -> None:
         state.data, state.schedule = batches.state_dict(), schedule.state_dict()
@@ -66,12 +87,13 @@ def train(module: torch.nn.Module, batches, optimizer: torch.optim.Optimizer, sc
         save_module_checkpoint(run_dir, name, module, head_meta, **kw)
 
     bar = _progress(cfg, state.step)
-    epoch = batches.epoch
+    epoch = None  # so on_epoch_start also runs once on resume (it is idempotent)
     t_start = time.perf_counter() - state.elapsed_s
-    while state.step < cfg.max_steps:
-        if batches.epoch != epoch or state.step == 0:
+    while state.step < cfg.max_steps and not state.stopped_early:
+        if batches.epoch != epoch:
             epoch = batches.epoch
             strategy.on_epoch_start(epoch, optimizer)
+        strategy.on_step_start(state.step)
         module.train()
         strategy.train_mode(module)
 
@@ -127,19 +149,31 @@ def train(module: torch.nn.Module, batches, optimizer: torch.optim.Optimizer, sc
             val = evaluate_val(cfg.eval_batches)
             log.write({"step": state.step, "split": "val", **val, "items": state.items_seen,
                        "elapsed_s": round(state.elapsed_s, 3)})
-            if _improved(val[primary], state.best_metric, higher):
-                state.best_metric, state.best_step, state.best_elapsed_s = val[primary], state.step, state.elapsed_s
+            value, prev_best = _monitored(val, primary), state.best_metric
+            schedule.observe(value, higher)
+            if _improved(value, prev_best, higher):
+                state.best_metric, state.best_step, state.best_elapsed_s = value, state.step, state.elapsed_s
                 if select_best:
                     save("best", point_latest=False)
+            if cfg.early_stop_patience:
+                # Early stopping counts evaluations since the last improvement larger than min_delta.
+                gain = math.inf if prev_best is None else (value - prev_best if higher else prev_best - value)
+                state.stale_evals = 0 if gain > cfg.early_stop_min_delta else state.stale_evals + 1
+                if state.stale_evals >= cfg.early_stop_patience:
+                    state.stopped_early = True
+                    say(f"early stopping at step {state.step}: val {primary} did not improve by more than "
+                        f"{cfg.early_stop_min_delta} in {state.stale_evals} evaluations (best {state.best_metric:.4g} at step {state.best_step})")
             if bar:
                 bar.note(f"val {primary} {val[primary]:.4g}")
             # Evaluation time is not training time: restart the clock where training left off.
             t_start = time.perf_counter() - state.elapsed_s
 
         # ---- checkpoint ----
-        if (cfg.save_every and state.step % cfg.save_every == 0) or state.step == cfg.max_steps:
+        if (cfg.save_every and state.step % cfg.save_every == 0) or state.step == cfg.max_steps or state.stopped_early:
             save(f"step_{state.step:06d}", optimizer=optimizer, state=state, keep=cfg.keep_checkpoints)
             t_start = time.perf_counter() - state.elapsed_s
+        if state.stopped_early:
+            break
     if bar:
         bar.close()
     return state

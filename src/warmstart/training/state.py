@@ -17,6 +17,8 @@ class TrainState:
     best_step: int | None = None
     best_elapsed_s: float | None = None
     skipped_steps: int = 0  # steps skipped for a non-finite loss (nan_policy=skip)
+    stale_evals: int = 0  # evaluations since the monitored metric last improved by > early_stop_min_delta
+    stopped_early: bool = False
     data: dict = field(default_factory=dict)  # BatchIterator.state_dict()
     schedule: dict = field(default_factory=dict)  # LR scheduler state_dict (JSON-able)
     rng: str = ""  # torch CPU RNG state, base64
