@@ -145,7 +145,7 @@ def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ck
         backbone, lineage = _backbone(cfg, run_dir, inputs, splits.train, resume_ckpt)
         # Classification labels come from all records (the class set is known up front); regression
         # statistics from the training split only.
-        info = read_json(resume_ckpt / "head.json") if resume_ckpt else head_info(cfg.task, records if is_cls else splits.train)
+        info = read_json(resume_ckpt / "head.json") if resume_ckpt else head_info(cfg.task, splits.train, records)
     module = build_task(cfg.task, backbone, {k: v for k, v in info.items() if k != "task"})
     if ckpt_for_weights is not None:
         build_strategy(cfg.strategy).prepare(module)  # e.g. LoRA layers, so the adapters load
@@ -306,7 +306,11 @@ def predict(run_dir: str | Path, items, batch_size: int = 64) -> list[dict]:
     out = []
     for batch in _batches(examples, batch_size):
         z = module.head(_pooled(module, batch))
-        if cfg.task.kind == "classification":
+        if getattr(cfg.task, "multilabel", False):  # a sigmoid per label; predicted when p > 0.5
+            for row in z.float().sigmoid():
+                out.append({"labels": [module.labels[i] for i in (row > 0.5).nonzero().flatten().tolist()],
+                            "probs": {str(lab): round(float(p), 5) for lab, p in zip(module.labels, row)}})
+        elif cfg.task.kind == "classification":
             probs = z.float().softmax(-1)
             for row in probs:
                 out.append({"label": module.labels[int(row.argmax())],

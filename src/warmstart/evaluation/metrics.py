@@ -86,6 +86,37 @@ class ClassificationMetrics(_LossMean):
         }
 
 
+class MultiLabelMetrics(_LossMean):
+    """Multi-label (a sigmoid per label, predicted when its logit > 0): micro-F1 over all
+    (example, label) decisions, subset accuracy (every label of an example right) and label accuracy."""
+
+    primary, higher_is_better = "f1", True
+
+    def __init__(self, n_labels: int):
+        super().__init__()
+        self.n_labels = n_labels
+        self.tp = self.fp = self.fn = self.exact = self.correct = self.examples = 0
+
+    def update(self, out: StepOutput) -> None:
+        self._add_loss(out)
+        pred, y = out.logits.cpu() > 0, out.targets.cpu() > 0.5  # (B, C) bools
+        self.tp += int((pred & y).sum())
+        self.fp += int((pred & ~y).sum())
+        self.fn += int((~pred & y).sum())
+        self.correct += int((pred == y).sum())
+        self.exact += int((pred == y).all(-1).sum())
+        self.examples += y.size(0)
+
+    def compute(self) -> dict[str, float]:
+        n = max(self.examples, 1)
+        return {
+            "loss": self._loss(),
+            "f1": 2 * self.tp / max(2 * self.tp + self.fp + self.fn, 1),
+            "subset_acc": self.exact / n,
+            "label_acc": self.correct / (n * self.n_labels),
+        }
+
+
 class RegressionMetrics(_LossMean):
     """MSE, MAE and R^2 in the targets' original units, from running sums."""
 

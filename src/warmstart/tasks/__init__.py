@@ -13,11 +13,13 @@ TASKS: dict[str, type[nn.Module]] = {
 }
 
 
-def head_info(cfg, train_records: list[dict]) -> dict:
-    """The data-derived facts a task head needs (label vocabulary, target statistics)."""
+def head_info(cfg, train_records: list[dict], all_records: list[dict] | None = None) -> dict:
+    """The data-derived facts a task head needs (label vocabulary and class weights, target
+    statistics). Regression uses the training split only; classification takes its label set from
+    all labeled records."""
     if cfg.kind == "regression":
         return Regression.head_info(train_records, cfg.standardize)
-    return TASKS[cfg.kind].head_info(train_records)
+    return TASKS[cfg.kind].head_info(train_records, cfg, all_records)
 
 
 def build_task(cfg, backbone, info: dict) -> nn.Module:
