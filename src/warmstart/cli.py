@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--jobs", type=int, default=1, help="cells to run in parallel processes (default 1)")
 
+    p = sub.add_parser("lr-find", help="LR range test: loss vs LR plot and a suggested optim.lr")
+    _add_config_args(p)
+    p.add_argument("--min-lr", type=float, default=1e-6, help="first LR of the sweep (default 1e-6)")
+    p.add_argument("--max-lr", type=float, default=1.0, help="last LR of the sweep (default 1)")
+    p.add_argument("--steps", type=int, default=100, help="sweep steps (default 100)")
+    p.add_argument("--out", default=None, help="output directory (default <out_dir>/<run name>-lr-find)")
+
     p = sub.add_parser("evaluate", help="evaluate a finished run on a split")
     p.add_argument("run_dir")
     p.add_argument("--split", default=None, help="test (default for fine-tunes), val, or train")
@@ -115,6 +122,18 @@ def _compare(args) -> None:
     from warmstart.experiments.compare import compare
 
     compare(_load(args, "compare"), jobs=args.jobs)
+
+
+def _lr_find(args) -> None:
+    from warmstart.config import infer_verb, read_yaml
+    from warmstart.config.overrides import apply_overrides
+    from warmstart.errors import ConfigError
+    from warmstart.workflows import lr_find
+
+    verb = infer_verb(apply_overrides(read_yaml(args.config), args.overrides))
+    if verb not in ("pretrain", "finetune"):
+        raise ConfigError(f"{args.config}: lr-find takes a pretrain or finetune config, not a {verb} config")
+    lr_find(_load(args, verb), args.min_lr, args.max_lr, args.steps, args.out)
 
 
 def _evaluate(args) -> None:
@@ -214,6 +233,6 @@ def _demo(args) -> None:
 
 
 VERBS = {
-    "pretrain": _pretrain, "finetune": _finetune, "compare": _compare, "evaluate": _evaluate,
+    "pretrain": _pretrain, "finetune": _finetune, "compare": _compare, "lr-find": _lr_find, "evaluate": _evaluate,
     "predict": _predict, "report": _report, "export": _export, "config": _config, "demo": _demo,
 }

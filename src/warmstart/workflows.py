@@ -397,3 +397,63 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
     shutil.copy(ckpt / "head.safetensors", out / "warmstart_head.safetensors")
     (out / "warmstart_head.json").write_text(json.dumps(read_json(ckpt / "head.json"), indent=2), encoding="utf-8")
     return out
+
+
+# ------------------------------------------------------------------------------------- lr-find
+
+
+def lr_find(cfg: FinetuneConfig | PretrainConfig, min_lr: float = 1e-6, max_lr: float = 1.0, n_steps: int = 100,
+            out: str | Path | None = None, say=print) -> dict:
+    """LR range test for a pretrain or finetune config: n_steps of training through the one loop
+    with the LR growing geometrically from min_lr to max_lr. Writes lr_find.json (lrs, losses,
+    suggestion) and lr_find.png into `out` (default <out_dir>/<name>-lr-find) and returns the JSON."""
+    from warmstart.training.lr_find import plot_lr_find, suggest_lr, sweep_lrs, sweep_schedule
+
+    if not 0 < min_lr < max_lr:
+        raise ConfigError(f"--min-lr {min_lr} / --max-lr {max_lr}: expected 0 < min-lr < max-lr")
+    if n_steps < 5:
+        raise ConfigError(f"--steps {n_steps}: expected at least 5")
+    out = Path(out) if out else Path(cfg.run.out_dir) / f"{cfg.run.name}-lr-find"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    set_threads(cfg.train.num_threads)
+    torch.manual_seed(cfg.run.seed)
+    if isinstance(cfg, PretrainConfig):
+        inputs = open_inputs(cfg.data)
+        pool = inputs.read_pretrain(cfg.run.seed)
+        backbone, _ = _backbone(cfg, out, inputs, pool if inputs.modality == "text" else pool.train, None)
+        train_set, val_set = inputs.pretrain_sets(pool, cfg, say)
+        module, strategy = build_objective(cfg.objective, backbone, inputs.objective_info(pool)), build_strategy(FullStrategy())
+    else:
+        splits, inputs, module, _ = prepare_finetune(cfg, out)
+        train_set, val_set = inputs.labeled_set(splits.train, module, train=True), inputs.labeled_set(splits.val, module)
+        strategy = build_strategy(cfg.strategy)
+    strategy.prepare(module)
+    optimizer = build_optimizer(strategy.param_groups(module, cfg.optim.lr), cfg.optim)
+    schedule = sweep_schedule(optimizer, cfg.optim.lr, min_lr, max_lr, n_steps)
+    batches, train_cfg = train_batches(train_set.n, train_set.make_batch, cfg.train, cfg.optim, cfg.run.seed)
+    # The sweep is a short training run: every step logged, non-finite steps skipped (divergence is
+    # expected at the top of the range), one validation batch at the end, nothing kept but the log.
+    train_cfg = train_cfg.model_copy(update={"max_steps": n_steps, "log_every": 1, "eval_every": n_steps, "eval_batches": 1,
+                                             "save_every": None, "nan_policy": "skip", "progress": False,
+                                             "early_stop_patience": None, "monitor": None})
+    log = MetricsLog(out / "metrics.jsonl")
+    _describe(say, module, batches, train_cfg, "examples")
+
+    def evaluate_val(max_batches):
+        return run_eval(module, _batches(val_set, cfg.train.batch_size, max_batches), cfg.train.precision)
+
+    train(module, batches, optimizer, schedule, strategy, train_cfg, out, TrainState(), log, evaluate_val, {}, say=say)
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the swept weights are of no use
+    lrs = sweep_lrs(min_lr, max_lr, n_steps)
+    by_step = {r["step"]: r["loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if r["split"] == "train"}
+    losses = [by_step.get(i + 1, float("nan")) for i in range(n_steps)]  # skipped (non-finite) steps are NaN
+    suggested = suggest_lr(lrs, losses)
+    plot_lr_find(out / "lr_find.png", lrs, losses, suggested)
+    result = {"lrs": lrs, "losses": [x if x == x else None for x in losses], "suggested_lr": suggested,
+              "plot": str(out / "lr_find.png")}
+    write_json_atomic(out / "lr_find.json", result)
+    say(f"lr-find: suggested optim.lr {suggested:.3g}" if suggested else "lr-find: no suggestion (loss never decreased)")
+    say(f"lr-find: plot {out / 'lr_find.png'}")
+    return result
