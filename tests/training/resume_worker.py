@@ -1,0 +1,57 @@
+"""Subprocess entry for the exact-resume tests: runs `warmstart finetune` for real, optionally
+SIGKILLing itself at a chosen point, and records how many training batches it drew.
+
+    python resume_worker.py CONFIG COUNT_FILE [--resume] [--kill-after-checkpoint N | --kill-writing N]
+
+--kill-after-checkpoint N: SIGKILL as the first batch of the step after checkpoint step N is drawn (mid-step).
+--kill-writing N: SIGKILL inside the write of checkpoint step N, after its first file is on disk.
+"""
+
+import argparse
+import os
+import signal
+import sys
+
+import warmstart.checkpoint.io as io
+import warmstart.data.loaders as loaders
+import warmstart.training.loop as loop
+from warmstart.cli import main
+
+args, rest = argparse.ArgumentParser(), None
+args.add_argument("config")
+args.add_argument("count_file")
+args.add_argument("--resume", action="store_true")
+args.add_argument("--kill-after-checkpoint", type=int)
+args.add_argument("--kill-writing", type=int)
+args = args.parse_args()
+
+drawn, saved = [0], set()
+next_batch, save_ckpt, save_file = loaders.BatchIterator.__next__, loop.save_module_checkpoint, io.save_file
+
+
+def counting_next(self):
+    if args.kill_after_checkpoint in saved:
+        os.kill(os.getpid(), signal.SIGKILL)
+    drawn[0] += 1
+    with open(args.count_file, "w") as f:
+        f.write(str(drawn[0]))
+    return next_batch(self)
+
+
+def recording_save(run_dir, name, *a, **kw):
+    out = save_ckpt(run_dir, name, *a, **kw)
+    if name.startswith("step_"):
+        saved.add(int(name[5:]))
+    return out
+
+
+def killing_save_file(tensors, path, *a, **kw):
+    save_file(tensors, path, *a, **kw)
+    if f"step_{args.kill_writing or 0:06d}.tmp" in str(path):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+loaders.BatchIterator.__next__ = counting_next
+loop.save_module_checkpoint = recording_save
+io.save_file = killing_save_file
+sys.exit(main(["finetune", args.config, *(["--resume"] if args.resume else [])]))
