@@ -106,3 +106,11 @@ def test_early_stopping_on_monitored_metric_keeps_best(tmp_path):
 def test_unknown_monitor_fails_fast(tmp_path):
     with pytest.raises(ConfigError, match="train.monitor: 'acc' is not a validation metric"):
         _run(tmp_path, batch_size=8, grad_accum=1, steps=2, monitor="acc")
+
+
+def test_non_finite_weights_are_never_checkpointed(tmp_path):
+    # lr=inf: step 1's loss and gradient are finite but its update makes the weights inf; the
+    # step-1 checkpoint must not be written (even under nan_policy=skip).
+    with pytest.raises(TrainingError, match="non-finite weights after step 1; not writing checkpoint step_000001"):
+        _run(tmp_path, batch_size=8, grad_accum=1, steps=3, lr=float("inf"), nan_policy="skip", save_every=1)
+    assert not (tmp_path / "checkpoints" / "latest").exists()

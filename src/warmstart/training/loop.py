@@ -82,6 +82,11 @@ def train(module: torch.nn.Module, batches, optimizer: torch.optim.Optimizer, sc
         _monitored(evaluate_val(2), primary)
 
     def save(name: str, **kw) -> None:
+        # A finite loss and gradient can still produce non-finite weights (an LR far too large):
+        # such weights are never written, so every checkpoint on disk stays usable.
+        if not all(bool(torch.isfinite(p).all()) for p in module.parameters()):
+            raise TrainingError(f"non-finite weights after step {state.step}; not writing checkpoint {name} "
+                                "(lower optim.lr or set train.grad_clip)")
         state.data, state.schedule = batches.state_dict(), schedule.state_dict()
         state.capture_rng()
         save_module_checkpoint(run_dir, name, module, head_meta, **kw)
