@@ -197,6 +197,7 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False,
         "train_seconds": round(state.elapsed_s, 3), "seconds_to_best": round(state.best_elapsed_s or 0.0, 3),
         "params_trained": trainable, "params_total": total, "items_seen": state.items_seen,
         "n_labels": len(splits.train), "n_pool": splits.n_pool, "skipped_steps": state.skipped_steps,
+        "stopped_early": state.stopped_early,
     }
     forgetting = forgetting_check(cfg, module, say)
     if forgetting is not None:
