@@ -8,6 +8,7 @@ backbone, objective or task, strategy, loop, checkpoints - does not care which i
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -26,6 +27,7 @@ from warmstart.objectives import build_objective
 from warmstart.optim import build_optimizer, build_schedule
 from warmstart.runs import load_run_config, open_run_dir, run_dir_of, set_threads, write_config
 from warmstart.strategies import build_strategy, count_params
+from warmstart.strategies.lora import lora_layers, merge_lora
 from warmstart.tasks import build_task, head_info
 from warmstart.training.loop import MetricsLog, train
 from warmstart.training.state import TrainState
@@ -240,8 +242,11 @@ def forgetting_check(cfg: FinetuneConfig, module, say=print) -> dict | None:
         return run_eval(objective, batches, cfg.train.precision)
 
     before = val_loss()
+    fine = module.backbone
+    if lora_layers(fine):  # LoRA: what fine-tuning produced is the base with the adapters merged in
+        fine = merge_lora(copy.deepcopy(fine))
     try:
-        objective.backbone.load_state_dict(module.backbone.state_dict())
+        objective.backbone.load_state_dict(fine.state_dict())
     except RuntimeError as e:  # e.g. a strategy changed the backbone's structure
         say(f"forgetting check skipped: the fine-tuned backbone does not load into the pretraining objective ({str(e).splitlines()[0]})")
         return None

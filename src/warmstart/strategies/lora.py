@@ -95,13 +95,14 @@ def join_state(backbone: nn.Module, base: dict[str, torch.Tensor], adapter: dict
 
 
 @torch.no_grad()
-def merge_lora(backbone: nn.Module) -> None:
+def merge_lora(backbone: nn.Module) -> nn.Module:
     """Fold every adapter into its base weight (W += scale * B @ A) and put the plain base layer
     back, so the backbone has its original structure and names again."""
     for name, layer in lora_layers(backbone).items():
         layer.merge()
         parent_name, _, child = name.rpartition(".")
         setattr(backbone.get_submodule(parent_name) if parent_name else backbone, child, layer.get_base_layer())
+    return backbone
 
 
 class LoRA(Strategy):
