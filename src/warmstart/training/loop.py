@@ -164,7 +164,7 @@ def train(module: torch.nn.Module, batches, optimizer: torch.optim.Optimizer, sc
                 # Early stopping counts evaluations since the last improvement larger than min_delta.
                 gain = math.inf if prev_best is None else (value - prev_best if higher else prev_best - value)
                 state.stale_evals = 0 if gain > cfg.early_stop_min_delta else state.stale_evals + 1
-                if state.stale_evals >= cfg.early_stop_patience:
+                if state.stale_evals >= cfg.early_stop_patience and state.step < cfg.max_steps:
                     state.stopped_early = True
                     say(f"early stopping at step {state.step}: val {primary} did not improve by more than "
                         f"{cfg.early_stop_min_delta} in {state.stale_evals} evaluations (best {state.best_metric:.4g} at step {state.best_step})")
