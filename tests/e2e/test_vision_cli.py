@@ -184,3 +184,27 @@ model: {{kind: vit}}
 """)
     _, err = ws(capsys, "finetune", tmp_path / "vit_vec.yaml", code=2)
     assert "model.kind=vit does not fit vector data" in err and err.count("\n") == 1
+
+
+def test_demo_vision_runs_the_shipped_recipes_end_to_end(tmp_path, capsys, monkeypatch):
+    # The shipped vision demo recipes, shrunk to a few steps and one budget/seed: same wiring.
+    import yaml
+
+    import warmstart.demo as demo
+
+    shipped = demo.RECIPES
+    for name, shrink in [("vision_demo_pretrain.yaml", {"train": {"max_steps": 4, "batch_size": 32, "eval_every": 2}}),
+                         ("vision_demo_compare.yaml", {"label_budgets": [20], "seeds": [0],
+                                                      "train": {"max_steps": 3, "batch_size": 16, "eval_every": 3}})]:
+        raw = yaml.safe_load((shipped / name).read_text())
+        raw.pop("schedule", None)
+        raw.update(shrink)
+        raw["train"]["progress"] = False
+        (tmp_path / name).write_text(yaml.safe_dump(raw))
+    monkeypatch.setattr(demo, "RECIPES", tmp_path)
+    out, _ = ws(capsys, "demo", "--vision", "--out", tmp_path / "demo")
+    assert "denoising autoencoder" in out and "| linear_probe |" in out
+    summary = json.loads((tmp_path / "demo" / "compare" / "compare.json").read_text())
+    assert sorted({c["arm"] for c in summary["cells"]}) == ["finetuned", "linear_probe", "scratch"]
+    assert (tmp_path / "demo" / "compare" / "report.html").is_file()
+    assert json.loads((tmp_path / "demo" / "pretrain" / "config.json").read_text())["objective"]["kind"] == "denoising"
