@@ -225,11 +225,14 @@ def main(argv: list[str] | None = None) -> None:
         ap.add_argument("--precisions", default=None, help="comma list of fp32, bf16 (default both; quick fp32)")
         ap.add_argument("--eager", action="store_true", help="also a warmstart arm without torch.compile (what compile buys)")
         ap.add_argument("--no-compile", action="store_true", help="warmstart arms eager only (no torch.compile)")
+        ap.add_argument("--threads", type=int, default=None, help="torch threads for every arm (default: the cores available, "
+                        "as train.num_threads); the JSON is then pretrain_speed_threadsN.json")
 
     args = common.parse_args(__doc__, extra, argv)
     # Quick mode is a smoke test on tiny tensors: one thread, because with cores shared by other
     # processes, two threads on tiny ops spend most of their time waiting for each other.
-    torch.set_num_threads(1 if args.quick else len(os.sched_getaffinity(0)))
+    threads = args.threads or (1 if args.quick else len(os.sched_getaffinity(0)))
+    torch.set_num_threads(threads)
     shape = QUICK if args.quick else FULL
     rounds = args.rounds or (1 if args.quick else 2)
     steps = args.steps or 3
@@ -282,15 +285,15 @@ def main(argv: list[str] | None = None) -> None:
 
     common.print_table(
         f"Pretraining throughput ({shape['n_layers']} layers, d_model {shape['d_model']}, context {shape['max_len']}, "
-        f"vocab {shape['vocab_size']}, batch {shape['batch_size']}; median of {rounds} alternating rounds)",
+        f"vocab {shape['vocab_size']}, batch {shape['batch_size']}, {threads} threads; median of {rounds} alternating rounds)",
         ["arm", "tokens/s", "x Trainer", "MFU", "data wait"],
         [[r["arm"], r["tokens_per_s"], r["ratio_vs_trainer"], f"{100 * r['mfu']:.1f}%",
           None if r["data_wait_frac"] is None else f"{100 * r['data_wait_frac']:.2f}%"] for r in results])
     common.print_table("Matmul peak measured each round (the MFU denominator of that round's chunks)",
                        ["precision", "GFLOP/s min", "GFLOP/s median", "GFLOP/s max"],
                        [[p, min(v) / 1e9, common.median(v) / 1e9, max(v) / 1e9] for p, v in peaks.items()])
-    common.write_json(args.out, "pretrain_speed", {
-        "shape": shape, "rounds": rounds, "steps_per_chunk": steps, "timed_steps_per_chunk": steps - 1,
+    common.write_json(args.out, "pretrain_speed" if args.threads is None else f"pretrain_speed_threads{threads}", {
+        "threads": threads, "shape": shape, "rounds": rounds, "steps_per_chunk": steps, "timed_steps_per_chunk": steps - 1,
         "matmul_n": n_peak, "peak_flops_rounds": peaks, "rows": results, "checks": checks,
     }, args.quick)
 

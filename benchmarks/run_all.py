@@ -56,10 +56,9 @@ def markdown(out: Path) -> str:
         lines.extend("| " + " | ".join(common._fmt(v) for v in row) + " |" for row in rows)
         lines.append("")
 
-    p = out / "pretrain_speed.json"
-    if p.exists():
+    for p in sorted(out.glob("pretrain_speed*.json")):
         doc = json.loads(p.read_text())
-        lines.append(f"Pretraining ({doc['machine']['time_utc']}, load average {doc['machine']['load_average'][0]}, "
+        lines.append(f"Pretraining, {doc['threads']} threads ({doc['machine']['time_utc']}, load average {doc['machine']['load_average'][0]}, "
                      f"median of {doc['rounds']} alternating rounds x {doc['timed_steps_per_chunk']} timed steps):\n")
         table(["arm", "tokens/s", "x Trainer (per round)", "MFU", "data wait"],
               [[r["arm"], r["tokens_per_s"], f"{r['ratio_vs_trainer']:.2f} ({', '.join(f'{x:.2f}' for x in r['ratio_rounds'])})",
