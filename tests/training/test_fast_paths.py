@@ -105,10 +105,14 @@ def test_auto_precision_resolves_to_what_the_cpu_supports():
 
 
 @pytest.mark.slow  # torch.compile costs tens of seconds on 2 cores: run with `pytest -m slow`
-def test_compiled_step_matches_eager():
-    module = build_objective(CausalLMObjective(), TransformerBackbone.tiny("gpt2"), SPECIAL).eval()
+@pytest.mark.parametrize("objective,arch", [(CausalLMObjective(), "gpt2"), (MaskedLMObjective(), "bert")], ids=["causal_lm", "masked_lm"])
+def test_compiled_step_matches_eager(objective, arch):
+    module = build_objective(objective, TransformerBackbone.tiny(arch), SPECIAL).eval()
     batch = _padded_batch(module)
-    with torch.no_grad():
-        eager = module(batch).loss
-        compiled = torch.compile(module)(batch).loss
+    torch.manual_seed(5)  # masked LM: the same masks in both (mask_tokens runs eagerly under compile)
+    eager = module(batch).loss
+    torch.manual_seed(5)
+    compiled = torch.compile(module)(batch).loss
     assert torch.allclose(eager, compiled, atol=1e-5)
+    compiled.backward()  # the backward compiles too
+    assert module.backbone.input_embeddings().weight.grad.abs().sum() > 0

@@ -14,6 +14,9 @@ from warmstart.models.base import Backbone
 from warmstart.types import StepOutput, TextBatch
 
 
+# Eager even inside torch.compile: the number of random replacement tokens is data-dependent (which
+# dynamo cannot trace), and eager draws from torch's global RNG keep masks identical compiled or not.
+@torch.compiler.disable
 def mask_tokens(ids: torch.Tensor, attention_mask: torch.Tensor, cfg, special: dict[str, int | None],
                 vocab_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (corrupted ids, selected) where selected (B, T) bool marks the positions to predict.
