@@ -27,12 +27,12 @@ def _data(n=32, seed=0):
     return [torch.randint(5, 64, (int(n_),), generator=g).tolist() for n_ in lengths]
 
 
-def _run(tmp_path, batch_size, grad_accum, steps=1, seqs=None, lr=0.5, full_batch=False, **train_kw):
+def _run(tmp_path, batch_size, grad_accum, steps=1, seqs=None, lr=0.5, full_batch=False, strategy=None, **train_kw):
     torch.manual_seed(0)
     seqs = seqs or _data()
     module = build_objective(CausalLMObjective(), TransformerBackbone.tiny("gpt2"), SPECIAL)
     make = lambda idx: pad_collate([seqs[i] for i in idx], 0)  # noqa: E731
-    strategy = build_strategy(FullStrategy())
+    strategy = strategy or build_strategy(FullStrategy())
     optim = build_optimizer(strategy.param_groups(module, lr), SGDOptim(lr=lr))
     cfg = TrainSection(max_steps=steps, batch_size=batch_size, grad_accum=grad_accum, grad_clip=None,
                        progress=False, **{"eval_every": 100, **train_kw})
@@ -114,3 +114,22 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path):
     with pytest.raises(TrainingError, match="non-finite weights after step 1; not writing checkpoint step_000001"):
         _run(tmp_path, batch_size=8, grad_accum=1, steps=3, lr=float("inf"), nan_policy="skip", save_every=1)
     assert not (tmp_path / "checkpoints" / "latest").exists()
+
+
+def test_epoch_hook_fires_before_the_first_step_of_each_epoch(tmp_path):
+    # 32 examples in batches of 8: steps 0-3 are epoch 0, steps 4-7 epoch 1, step 8 epoch 2.
+    from warmstart.strategies.full import Full
+
+    class Spy(Full):
+        calls, step = [], None
+
+        def on_step_start(self, step):
+            self.step = step
+
+        def on_epoch_start(self, epoch, optimizer):
+            self.calls.append((epoch, self.step))
+
+    spy = Spy(FullStrategy())
+    _run(tmp_path, batch_size=8, grad_accum=1, steps=9, lr=1e-3, strategy=spy)
+    # on_epoch_start runs before on_step_start, so `self.step` is the previous step's number.
+    assert spy.calls == [(0, None), (1, 3), (2, 7)]

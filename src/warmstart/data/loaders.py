@@ -60,6 +60,11 @@ class BatchIterator:
     def examples_per_step(self, grad_accum: int) -> int:
         return self.batch_size * grad_accum
 
+    @property
+    def next_epoch(self) -> int:
+        """The epoch the next batch belongs to (`epoch` rolls over only when that batch is drawn)."""
+        return self.epoch + int(self.cursor + self.batch_size > self.n)
+
 
 class FullBatchIterator:
     """Full-batch gradient descent: each optimizer step is the whole training set, yielded as
@@ -94,6 +99,10 @@ class FullBatchIterator:
 
     def examples_per_step(self, grad_accum: int) -> int:
         return self.n
+
+    @property
+    def next_epoch(self) -> int:
+        return self.epoch + int(self.cursor == self.n_micro)
 
 
 def train_batches(n: int, make_batch: Callable[[list[int]], Batch], train_cfg, optim_cfg, seed: int):

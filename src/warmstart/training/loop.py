@@ -95,8 +95,8 @@ def train(module: torch.nn.Module, batches, optimizer: torch.optim.Optimizer, sc
     epoch = None  # so on_epoch_start also runs once on resume (it is idempotent)
     t_start = time.perf_counter() - state.elapsed_s
     while state.step < cfg.max_steps and not state.stopped_early:
-        if batches.epoch != epoch:
-            epoch = batches.epoch
+        if batches.next_epoch != epoch:  # the epoch this step's first batch comes from
+            epoch = batches.next_epoch
             strategy.on_epoch_start(epoch, optimizer)
         strategy.on_step_start(state.step)
         module.train()
