@@ -11,6 +11,27 @@ def _seed():
     torch.manual_seed(0)
 
 
+def _fixed_batch_losses(module, batch, steps: int = 10, lr: float = 3e-3) -> list[float]:
+    """Train `module` on one batch for `steps` AdamW steps, reseeding before each forward so masks,
+    noise and views are the same every step; returns the losses (a contract: they must fall)."""
+    opt = torch.optim.AdamW(module.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        torch.manual_seed(0)
+        out = module(batch)
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+        losses.append(float(out.loss.detach()))
+    return losses
+
+
+@pytest.fixture
+def fixed_batch_losses():
+    """The loss-falls-on-a-fixed-batch loop shared by the objective and task contract tests."""
+    return _fixed_batch_losses
+
+
 @pytest.fixture(scope="session")
 def tiny_text_csv(tmp_path_factory):
     """A labeled CSV of 120 short synthetic texts (pos/neg by keyword) for tiny fine-tune runs."""
