@@ -16,7 +16,7 @@ class _LossMean:
 
     def _add_loss(self, out: StepOutput) -> None:
         # Weight each batch's mean loss by its item count: the result is the mean over all items.
-        self.loss_sum += float(out.loss) * out.n_items
+        self.loss_sum += float(out.loss.detach()) * out.n_items
         self.n += out.n_items
 
     def _loss(self) -> float:
