@@ -390,7 +390,7 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
     if (ckpt / "adapter.safetensors").is_file():  # a LoRA run: fold the adapters into the base weights
         backbone = merged_lora_backbone(ckpt, backbone, load_run_config(run_dir)[1].strategy)
     if not hasattr(getattr(backbone, "model", None), "save_pretrained"):
-        raise ConfigError(f"--format hf: a {backbone.kind} backbone has no Hugging Face format; "
+        raise ConfigError(f"--format hf: the {backbone.kind} backbone has no Hugging Face format; "
                           f"its weights are {ckpt / 'backbone.safetensors'} (spec in backbone.json)")
     out = Path(out) if out else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
