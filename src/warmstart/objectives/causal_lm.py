@@ -12,6 +12,8 @@ from warmstart.heads import TiedLMHead
 from warmstart.models.base import Backbone
 from warmstart.types import StepOutput, TextBatch
 
+IGNORE = -100  # F.cross_entropy's default ignore_index
+
 
 class CausalLM(nn.Module):
     def __init__(self, backbone: Backbone, cfg, special: dict[str, int | None]):
@@ -26,11 +28,13 @@ class CausalLM(nn.Module):
         ids = batch["input_ids"]  # (B, T)
         feats = self.backbone(batch)
         h = feats.tokens[:, :-1]  # (B, T-1, D): position t predicts token t+1
-        targets = ids[:, 1:]
         counted = feats.mask[:, 1:].bool()  # a target counts only if it is a real token
-        # Project only the counted positions to the vocabulary: no (B, T, V) tensor for padding.
-        logits = self.head(h[counted])  # (N, V)
-        loss = F.cross_entropy(logits.float(), targets[counted])
+        # Padding targets become ignore_index instead of being gathered out: shapes stay static, so
+        # torch.compile keeps the head and loss in one graph (a boolean gather breaks it and syncs).
+        # Pretraining blocks are packed, so there is no padding to project in the first place.
+        targets = ids[:, 1:].masked_fill(~counted, IGNORE)  # (B, T-1)
+        logits = self.head(h)  # (B, T-1, V)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
         return StepOutput(loss=loss, n_items=int(counted.sum()))
 
     def new_metrics(self) -> LMMetrics:
