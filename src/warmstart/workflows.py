@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -81,6 +82,11 @@ def _batches(examples: Examples, batch_size: int, max_batches: int | None = None
     return sequential_batches(examples.n, examples.make_batch, batch_size, max_batches)
 
 
+def _evaluator(module, examples: Examples, train_cfg) -> Callable[[int | None], dict[str, float]]:
+    """evaluate_val(max_batches) for the loop: metrics over the first max_batches batches of a split (None = all)."""
+    return lambda max_batches=None: run_eval(module, _batches(examples, train_cfg.batch_size, max_batches), train_cfg.precision)
+
+
 def _shown(metrics: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
 
@@ -115,8 +121,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
     state, log = _start(run_dir, module, optimizer, schedule, batches, resume_ckpt, say)
     _describe(say, module, batches, train_cfg, "blocks" if inputs.modality == "text" else "examples")
 
-    def evaluate_val(max_batches):
-        return run_eval(module, _batches(val_set, cfg.train.batch_size, max_batches), cfg.train.precision)
+    evaluate_val = _evaluator(module, val_set, cfg.train)
 
     # The objective head's facts (e.g. the supervised objective's source labels) go with each checkpoint.
     head_meta = {"objective": cfg.objective.kind, **(module.info() if hasattr(module, "info") else {})}
@@ -180,8 +185,7 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False,
     state, log = _start(run_dir, module, optimizer, schedule, batches, resume_ckpt, say)
     _describe(say, module, batches, train_cfg, "examples")
 
-    def evaluate_val(max_batches):
-        return run_eval(module, _batches(val_set, cfg.train.batch_size, max_batches), cfg.train.precision)
+    evaluate_val = _evaluator(module, val_set, cfg.train)
 
     head_meta = {"task": cfg.task.kind, **module.info()}
     state = train(module, batches, optimizer, schedule, strategy, train_cfg, run_dir, state, log, evaluate_val,
@@ -386,16 +390,16 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
         raise ConfigError(f"--format {fmt}: expected one of hf, {', '.join(WORD_VECTOR_FORMATS)}")
     run_dir = Path(run_dir)
     ckpt = resolve_checkpoint(run_dir)
+    _, cfg = load_run_config(run_dir)
     backbone = load_backbone(ckpt)
     if (ckpt / "adapter.safetensors").is_file():  # a LoRA run: fold the adapters into the base weights
-        backbone = merged_lora_backbone(ckpt, backbone, load_run_config(run_dir)[1].strategy)
+        backbone = merged_lora_backbone(ckpt, backbone, cfg.strategy)
     if not hasattr(getattr(backbone, "model", None), "save_pretrained"):
         raise ConfigError(f"--format hf: the {backbone.kind} backbone has no Hugging Face format; "
                           f"its weights are {ckpt / 'backbone.safetensors'} (spec in backbone.json)")
     out = Path(out) if out else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
     backbone.model.save_pretrained(str(out), safe_serialization=True)
-    _, cfg = load_run_config(run_dir)
     inputs = open_inputs(cfg.data)
     inputs.load(run_dir)
     inputs.export(out)  # the tokenizer files, or transforms.json (normalization statistics)
@@ -447,8 +451,7 @@ def lr_find(cfg: FinetuneConfig | PretrainConfig, min_lr: float = 1e-6, max_lr: 
     log = MetricsLog(out / "metrics.jsonl")
     _describe(say, module, batches, train_cfg, "examples")
 
-    def evaluate_val(max_batches):
-        return run_eval(module, _batches(val_set, cfg.train.batch_size, max_batches), cfg.train.precision)
+    evaluate_val = _evaluator(module, val_set, cfg.train)
 
     train(module, batches, optimizer, schedule, strategy, train_cfg, out, TrainState(), log, evaluate_val, {}, say=say)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the swept weights are of no use

@@ -169,7 +169,7 @@ def train(module: torch.nn.Module, batches, optimizer: torch.optim.Optimizer, sc
                     say(f"early stopping at step {state.step}: val {primary} did not improve by more than "
                         f"{cfg.early_stop_min_delta} in {state.stale_evals} evaluations (best {state.best_metric:.4g} at step {state.best_step})")
             if bar:
-                bar.note(f"val {primary} {val[primary]:.4g}")
+                bar.note(f"val {primary} {value:.4g}")
             # Evaluation time is not training time: restart the clock where training left off.
             t_start = time.perf_counter() - state.elapsed_s
 
@@ -177,8 +177,6 @@ def train(module: torch.nn.Module, batches, optimizer: torch.optim.Optimizer, sc
         if (cfg.save_every and state.step % cfg.save_every == 0) or state.step == cfg.max_steps or state.stopped_early:
             save(f"step_{state.step:06d}", optimizer=optimizer, state=state, keep=cfg.keep_checkpoints)
             t_start = time.perf_counter() - state.elapsed_s
-        if state.stopped_early:
-            break
     if bar:
         bar.close()
     return state
