@@ -12,8 +12,9 @@ load moves minute to minute; the ratio is the median over rounds of the paired p
                   backbone, objective, strategy, optimizer, schedule) and the one loop,
                   training.loop.train, called in chunks; tokens/s from the loop's own clock
                   (metrics.jsonl elapsed_s), which excludes evaluation and checkpoint writes.
-                  Fast paths on: train.compile (full mode), optim.implementation=fused, packed
-                  blocks, the LM loss only where needed; --eager adds the same arm uncompiled.
+                  Fast paths on: train.compile (full mode) with train.dropout_rng=hash (its default),
+                  optim.implementation=fused, packed blocks, the LM loss only where needed;
+                  --eager adds the same arm uncompiled.
   Trainer arms    transformers.Trainer on GPT2LMHeadModel / BertForMaskedLM holding the same weights,
                   with its defaults (adamw_torch, no compile), the same batch size, LR, clipping and
                   precision; tokens/s between on_step_end callbacks.
@@ -30,6 +31,7 @@ Data wait = time inside the loop's next(batches) / step time, over the same time
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -137,7 +139,8 @@ class TrainerArm:
 
         self.name, self.arch, self.precision, self.kind, self.compile = name, arch, precision, "trainer", False
         self.tmp, self.batch_size = tmp / name, source.cfg.train.batch_size
-        config = source.module.backbone.model.config
+        # A copy: warmstart's compiled arm switches its own model's attention function (hash dropout).
+        config = copy.deepcopy(source.module.backbone.model.config)
         self.model = GPT2LMHeadModel(config) if arch == "gpt2" else BertForMaskedLM(config)
         copy_weights(source.module, self.model, arch)
         blocks = corpus.train_set.make_batch

@@ -18,6 +18,7 @@ import torch
 
 from warmstart.checkpoint.run import save_module_checkpoint
 from warmstart.errors import ConfigError, TrainingError
+from warmstart.training.dropout import use_fast_dropout
 from warmstart.training.precision import autocast
 from warmstart.training.state import TrainState
 
@@ -61,6 +62,15 @@ def _monitored(val: dict, name: str) -> float:
     return val[name]
 
 
+def _compiled(module: torch.nn.Module, cfg):
+    if cfg.dropout_rng == "torch":
+        return torch.compile(module)
+    use_fast_dropout(module)  # no parameter, buffer or saved config changes: checkpoints are unaffected
+    # fallback_random: the hash's two keys per call come from one eager draw; Inductor's own random
+    # ops would recompute them inside the kernel for every vector of elements (measured 6x slower).
+    return torch.compile(module, options={"fallback_random": True})
+
+
 def train(module: torch.nn.Module, batches, optimizer: torch.optim.Optimizer, schedule, strategy, cfg,
           run_dir: Path, state: TrainState, log: MetricsLog, evaluate_val: Callable[[int | None], dict],
           head_meta: dict, select_best: bool = False, say: Callable[[str], None] = print) -> TrainState:
@@ -73,7 +83,7 @@ def train(module: torch.nn.Module, batches, optimizer: torch.optim.Optimizer, sc
     probe = module.new_metrics()
     # `primary` is the monitored metric: best checkpoint, early stopping and the plateau schedule.
     primary, higher = _monitor(cfg, probe)
-    step_fn = torch.compile(module) if cfg.compile else module  # checkpoints always save `module` itself
+    step_fn = _compiled(module, cfg) if cfg.compile else module  # checkpoints always save `module` itself
     params = [p for g in optimizer.param_groups for p in g["params"]]
 
     # Fail fast (litgpt's "verifying settings"): a 2-batch evaluation catches shape, vocabulary and
