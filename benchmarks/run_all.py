@@ -34,6 +34,8 @@ def summary_rows(out: Path) -> list[list]:
             if r["runner"] == "warmstart":
                 rows.append(["pretrain_speed", f"{r['arm']}: x Trainer / MFU / data wait",
                              f"{r['ratio_vs_trainer']:.2f}x / {100 * r['mfu']:.1f}% / {100 * r['data_wait_frac']:.2f}%"])
+                rows.append(["pretrain_speed", f"{r['arm']}: best step x Trainer / MFU",
+                             f"{r['best_step_ratio_vs_trainer']:.2f}x / {100 * r['best_step_mfu']:.1f}%"])
     if doc := load("finetune_speed"):
         for r in doc["rows"]:
             value = f"{r['samples_per_s']:.1f} samples/s, peak RSS {r['peak_rss_mb']:.0f} MB" if r["status"] == "measured" else r["status"]
@@ -60,9 +62,10 @@ def markdown(out: Path) -> str:
         doc = json.loads(p.read_text())
         lines.append(f"Pretraining, {doc['threads']} threads ({doc['machine']['time_utc']}, load average {doc['machine']['load_average'][0]}, "
                      f"median of {doc['rounds']} alternating rounds x {doc['timed_steps_per_chunk']} timed steps):\n")
-        table(["arm", "tokens/s", "x Trainer (per round)", "MFU", "data wait"],
+        table(["arm", "tokens/s", "x Trainer (per round)", "MFU", "best step: tokens/s", "x Trainer", "MFU", "data wait"],
               [[r["arm"], r["tokens_per_s"], f"{r['ratio_vs_trainer']:.2f} ({', '.join(f'{x:.2f}' for x in r['ratio_rounds'])})",
-                f"{100 * r['mfu']:.1f}%", "-" if r["data_wait_frac"] is None else f"{100 * r['data_wait_frac']:.2f}%"]
+                f"{100 * r['mfu']:.1f}%", r["best_step_tokens_per_s"], f"{r['best_step_ratio_vs_trainer']:.2f}",
+                f"{100 * r['best_step_mfu']:.1f}%", "-" if r["data_wait_frac"] is None else f"{100 * r['data_wait_frac']:.2f}%"]
                for r in doc["rows"]])
         peaks = doc["peak_flops_rounds"]
         lines.append("Matmul peak per round (GFLOP/s): " + "; ".join(f"{k} {', '.join(f'{v / 1e9:.0f}' for v in vs)}" for k, vs in peaks.items()) + "\n")

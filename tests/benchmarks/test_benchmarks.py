@@ -52,7 +52,9 @@ def test_pretrain_speed_json(results):
         assert r["ratio_vs_trainer"] > 0 and len(r["ratio_rounds"]) == doc["rounds"]
         assert (r["data_wait_frac"] is None) == (r["runner"] == "trainer")
     trainer = [r for r in doc["rows"] if r["runner"] == "trainer"]
-    assert all(r["ratio_vs_trainer"] == 1.0 for r in trainer)
+    assert all(r["ratio_vs_trainer"] == 1.0 and r["best_step_ratio_vs_trainer"] == 1.0 for r in trainer)
+    for r in doc["rows"]:  # the best step is at least as fast as the median chunk
+        assert r["best_step_tokens_per_s"] >= 0.999 * min(r["tokens_per_s_rounds"]) and r["best_step_mfu"] > 0
     assert all(v > 0 for v in doc["peak_flops_rounds"]["fp32"])
     # Identical weights in both runners: the causal LM losses agree on the same batch.
     assert doc["checks"]["gpt2_loss_parity_abs"] < 1e-4
