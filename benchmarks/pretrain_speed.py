@@ -1,6 +1,6 @@
 """Pretraining throughput and MFU: warmstart's loop vs transformers.Trainer on the identical model and data.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/pretrain_speed.py [--quick] [--rounds 3] [--steps 5] [--eager]
+    PYTHONPATH=src .venv/bin/python benchmarks/pretrain_speed.py [--quick] [--rounds 6] [--steps 4] [--eager]
 
 For each architecture (GPT-2-style causal LM, BERT-style masked LM; 6 layers, d_model 256, 4 heads,
 context 256, vocab 8k, batch 8 in full mode) every arm starts from the same initial weights and reads
@@ -227,8 +227,8 @@ def flops_per_token(module, objective: str, mask_prob: float, seq_len: int) -> f
 
 def main(argv: list[str] | None = None) -> None:
     def extra(ap):
-        ap.add_argument("--rounds", type=int, default=None, help="alternation rounds (default 3; quick 1)")
-        ap.add_argument("--steps", type=int, default=None, help="steps per chunk, the first untimed (default 5; quick 3)")
+        ap.add_argument("--rounds", type=int, default=None, help="alternation rounds (default 6; quick 1)")
+        ap.add_argument("--steps", type=int, default=None, help="steps per chunk, the first untimed (default 4; quick 3)")
         ap.add_argument("--archs", default="gpt2,bert", help="comma list of gpt2, bert")
         ap.add_argument("--precisions", default=None, help="comma list of fp32, bf16 (default both; quick fp32)")
         ap.add_argument("--eager", action="store_true", help="also a warmstart arm without torch.compile (what compile buys)")
@@ -242,8 +242,8 @@ def main(argv: list[str] | None = None) -> None:
     threads = args.threads or (1 if args.quick else len(os.sched_getaffinity(0)))
     torch.set_num_threads(threads)
     shape = QUICK if args.quick else FULL
-    rounds = args.rounds or (1 if args.quick else 3)
-    steps = args.steps or (3 if args.quick else 5)
+    rounds = args.rounds or (1 if args.quick else 6)
+    steps = args.steps or (3 if args.quick else 4)
     precisions = (args.precisions or ("fp32" if args.quick else "fp32,bf16")).split(",")
     compiled = not (args.quick or args.no_compile)
     n_peak = 256 if args.quick else 2048
