@@ -21,42 +21,15 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import common
 
 STRATEGIES = ["full", "linear_probe", "lora"]
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-class PeakRSS:
-    """Samples the resident set size on a background thread while the block runs."""
-
-    def __enter__(self):
-        self.start = self.peak = rss_bytes()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, rss_bytes())
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_bytes())
 
 
 def write_csv(path: Path, n: int) -> None:
@@ -91,7 +64,7 @@ def child(strategy: str, csv_path: Path, out_dir: Path, quick: bool) -> dict:
         "train": {"max_steps": shape["steps"], "batch_size": shape["batch"], "log_every": 1, "eval_every": 1_000_000,
                   "eval_batches": 1, "progress": False, "num_threads": 1 if quick else None},
     }, "finetune", "finetune_speed.py")
-    with PeakRSS() as mem:
+    with common.PeakRSS() as mem:
         result = warmstart.finetune(cfg, say=lambda *_: None)
     lines = [json.loads(ln) for ln in (out_dir / strategy / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in lines if r["split"] == "train"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import common
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["pretrain_speed", "finetune_speed", "data_path", "cli_startup", "wordvec_speed"]
+SCRIPTS = ["pretrain_speed", "finetune_speed", "lm_loss", "data_path", "cli_startup", "wordvec_speed"]
 
 
 def summary_rows(out: Path) -> list[list]:
@@ -40,6 +40,9 @@ def summary_rows(out: Path) -> list[list]:
         for r in doc["rows"]:
             value = f"{r['samples_per_s']:.1f} samples/s, peak RSS {r['peak_rss_mb']:.0f} MB" if r["status"] == "measured" else r["status"]
             rows.append(["finetune_speed", r["strategy"], value])
+    if doc := load("lm_loss"):
+        for r in doc["rows"]:
+            rows.append(["lm_loss", f"{r['shape']} {r['variant']}", f"{r['seconds']:.3g} s ({r['time_vs_whole']:.2f}x whole), peak {r['peak_mb']:,.0f} MB"])
     if doc := load("data_path"):
         for r in doc["rows"]:
             rows.append(["data_path", f"{r['stage']}: text MB/s", r["text_mb_per_s"]])
@@ -75,6 +78,12 @@ def markdown(out: Path) -> str:
         table(["strategy", "samples/s", "x full", "peak RSS MB", "params trained"],
               [[r["strategy"], r.get("samples_per_s"), r.get("speed_vs_full"), r.get("peak_rss_mb"),
                 f"{r['params_trained']:,}" if "params_trained" in r else r["status"]] for r in doc["rows"]])
+    p = out / "lm_loss.json"
+    if p.exists():
+        doc = json.loads(p.read_text())
+        table(["LM loss (forward+backward)", "tokens x d x vocab", "variant", "seconds", "x whole", "peak MB"],
+              [[r["shape"], f"{r['tokens']:,} x {r['d_model']} x {r['vocab']:,}", r["variant"], r["seconds"], r["time_vs_whole"],
+                r["peak_mb"]] for r in doc["rows"]])
     p = out / "data_path.json"
     if p.exists():
         doc = json.loads(p.read_text())

@@ -45,5 +45,10 @@ class TiedLMHead(nn.Module):
         self.transform = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.LayerNorm(d)) if transform else nn.Identity()
         self.bias = nn.Parameter(torch.zeros(vocab))
 
+    @property
+    def decoder_weight(self) -> torch.Tensor:
+        """The tied (V, D) decoder matrix: the backbone's token embeddings."""
+        return self._embeddings[0].weight
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return F.linear(self.transform(h), self._embeddings[0].weight, self.bias)  # (..., V)
+        return F.linear(self.transform(h), self.decoder_weight, self.bias)  # (..., V)

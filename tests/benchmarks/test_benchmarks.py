@@ -29,7 +29,7 @@ def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     threads = torch.get_num_threads()
     try:
-        for name in ("pretrain_speed", "finetune_speed", "data_path", "cli_startup"):
+        for name in ("pretrain_speed", "finetune_speed", "data_path", "cli_startup", "lm_loss"):
             _script(name).main(["--quick", "--out", str(out)])
     finally:
         torch.set_num_threads(threads)  # the scripts set their own; later tests expect conftest's
@@ -87,9 +87,17 @@ def test_cli_startup_json(results):
     assert {r["command"] for r in doc["rows"]} >= {"warmstart --help", "python -c pass"}
 
 
+def test_lm_loss_json(results):
+    doc = _load(results, "lm_loss")
+    variants = {r["variant"] for r in doc["rows"]}
+    assert variants == {"whole"} | {f"chunk {c}" for c in doc["chunks"]}
+    for r in doc["rows"]:
+        assert r["seconds"] > 0 and r["loss_diff_vs_whole"] < 1e-4  # chunked gives the same loss
+
+
 def test_run_all_summarizes(results):
     run_all = _script("run_all")
     rows = run_all.summary_rows(results)
-    assert {r[0] for r in rows} == {"pretrain_speed", "finetune_speed", "data_path", "cli_startup"}
+    assert {r[0] for r in rows} == {"pretrain_speed", "finetune_speed", "data_path", "cli_startup", "lm_loss"}
     md = run_all.markdown(results)
-    assert "| gpt2 warmstart fp32 eager |" in md and "| warmstart --help |" in md
+    assert "| gpt2 warmstart fp32 eager |" in md and "| warmstart --help |" in md and "| tiny head |" in md

@@ -3,16 +3,14 @@ next-token targets that are real tokens (padding never counts)."""
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import nn
 
 from warmstart.errors import ConfigError
 from warmstart.evaluation.metrics import LMMetrics
 from warmstart.heads import TiedLMHead
 from warmstart.models.base import Backbone
+from warmstart.objectives.lm_loss import IGNORE, lm_loss
 from warmstart.types import StepOutput, TextBatch
-
-IGNORE = -100  # F.cross_entropy's default ignore_index
 
 
 class CausalLM(nn.Module):
@@ -33,8 +31,8 @@ class CausalLM(nn.Module):
         # torch.compile keeps the head and loss in one graph (a boolean gather breaks it and syncs).
         # Pretraining blocks are packed, so there is no padding to project in the first place.
         targets = ids[:, 1:].masked_fill(~counted, IGNORE)  # (B, T-1)
-        logits = self.head(h)  # (B, T-1, V)
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
+        loss = lm_loss(self.head.transform(h.flatten(0, 1)), self.head.decoder_weight, self.head.bias,
+                       targets.flatten(), self.cfg.loss_chunk)
         return StepOutput(loss=loss, n_items=int(counted.sum()))
 
     def new_metrics(self) -> LMMetrics:

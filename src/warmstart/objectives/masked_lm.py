@@ -4,13 +4,13 @@ token, 10% unchanged by default) and predict the originals. Only selected positi
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from warmstart.errors import ConfigError
 from warmstart.evaluation.metrics import LMMetrics
 from warmstart.heads import TiedLMHead
 from warmstart.models.base import Backbone
+from warmstart.objectives.lm_loss import lm_loss
 from warmstart.types import StepOutput, TextBatch
 
 
@@ -60,8 +60,8 @@ class MaskedLM(nn.Module):
         corrupted, selected = mask_tokens(ids, mask, self.cfg, self.special, self.vocab_size)
         feats = self.backbone({**batch, "input_ids": corrupted})
         # Only the selected positions go through the vocabulary projection: ~15% of the (B, T, V) work.
-        logits = self.head(feats.tokens[selected])  # (N, V)
-        loss = F.cross_entropy(logits.float(), ids[selected])
+        loss = lm_loss(self.head.transform(feats.tokens[selected]), self.head.decoder_weight, self.head.bias,
+                       ids[selected], self.cfg.loss_chunk)
         return StepOutput(loss=loss, n_items=int(selected.sum()))
 
     def new_metrics(self) -> LMMetrics:

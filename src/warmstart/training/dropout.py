@@ -23,7 +23,6 @@ saved config: HF drops the attention implementation from config.json.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 WARMSTART_SDPA = "warmstart_sdpa"
