@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     def extra(ap):
         ap.add_argument("--rounds", type=int, default=None, help="alternation rounds (default 3; quick 1)")
         ap.add_argument("--chunks", default="1024,4096", help="rows per chunk of the chunked variants, a comma list "
-                        "(4096 is objective.loss_chunk's default); a chunk >= the rows is the whole path and is skipped")
+                        "(1024 is objective.loss_chunk's default); a chunk >= the rows is the whole path and is skipped")
         ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
         ap.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
 
