@@ -24,6 +24,8 @@ from pathlib import Path
 
 import common
 
+from warmstart.objectives.lm_loss import chunk_rows
+
 FULL = [("gpt-small head", 8 * 256, 256, 8000), ("gpt2-124M head", 8 * 1024, 768, 50257)]
 QUICK = [("tiny head", 64, 16, 500)]
 
@@ -57,8 +59,8 @@ def child(n: int, d: int, v: int, chunk: int | None) -> dict:
 def main(argv: list[str] | None = None) -> None:
     def extra(ap):
         ap.add_argument("--rounds", type=int, default=None, help="alternation rounds (default 3; quick 1)")
-        ap.add_argument("--chunks", default="1024,4096", help="rows per chunk of the chunked variants, a comma list "
-                        "(1024 is objective.loss_chunk's default); a chunk >= the rows is the whole path and is skipped")
+        ap.add_argument("--chunks", default="auto,1024,4096", help="rows per chunk of the chunked variants, a comma list; "
+                        "auto = objective.loss_chunk's default rule; a chunk >= the rows is the whole path and is skipped")
         ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
         ap.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
 
@@ -68,13 +70,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     shapes = QUICK if args.quick else FULL
     rounds = args.rounds or (1 if args.quick else 3)
-    chunks = [16] if args.quick else [int(c) for c in args.chunks.split(",")]
+    chunks = [16] if args.quick else [c if c == "auto" else int(c) for c in args.chunks.split(",")]
     runs: dict[tuple[str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory() as d:
         result = Path(d) / "result.json"
         for r in range(rounds):
             for name, n, dim, v in shapes:
-                for variant, c in [("whole", None)] + [(f"chunk {c}", c) for c in chunks if c < n]:
+                sizes = [(f"chunk {c}" if c != "auto" else f"chunk auto ({chunk_rows(c, v)})", chunk_rows(c, v)) for c in chunks]
+                for variant, c in [("whole", None)] + [(name_, c) for name_, c in sizes if c < n]:
                     if args.quick:  # the smoke test: in this process (peak memory then is not the variant's own)
                         res = child(n, dim, v, c)
                     else:

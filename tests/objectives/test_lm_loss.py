@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from warmstart.config.schema import CausalLMObjective, MaskedLMObjective
 from warmstart.models.transformer import TransformerBackbone
 from warmstart.objectives import build_objective
-from warmstart.objectives.lm_loss import IGNORE, lm_loss
+from warmstart.objectives.lm_loss import AUTO_LOGITS, IGNORE, chunk_rows, lm_loss
 from warmstart.training.precision import autocast
 
 SPECIAL = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
@@ -70,3 +70,11 @@ def test_objectives_give_the_same_loss_and_gradients_chunked(objective, arch):
 
     (loss, grad), (loss_c, grad_c) = run(None), run(5)
     assert torch.allclose(loss, loss_c, atol=1e-6) and torch.allclose(grad, grad_c, atol=1e-6)
+
+
+def test_auto_chunk_keeps_logits_under_the_budget():
+    assert chunk_rows("auto", 8000) == AUTO_LOGITS // 8000 and chunk_rows("auto", 50257) * 50257 <= AUTO_LOGITS
+    assert chunk_rows("auto", 10**9) == 1 and chunk_rows(None, 8000) is None and chunk_rows(64, 8000) == 64
+    assert CausalLMObjective().loss_chunk == "auto" and MaskedLMObjective(loss_chunk=None).loss_chunk is None
+    with pytest.raises(ValueError):
+        CausalLMObjective(loss_chunk=0)

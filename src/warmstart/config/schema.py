@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 class Section(BaseModel):
@@ -331,17 +331,29 @@ Model = Annotated[TransformerModel | HFModel | ResNetModel | ViTModel | MLPModel
 # ---------------------------------------------------------------------------------- objectives
 
 
-_LOSS_CHUNK = ("Counted tokens whose vocabulary logits are computed at a time (null = all at once). Each "
-               "chunk's gradients are computed right after its loss, so only one chunk of (tokens x vocab) "
-               "logits exists at a time; same result. Measured (benchmarks/lm_loss.py, forward+backward): a "
-               "GPT-2-124M head on 8 x 1024 tokens peaks at 757 MB instead of 4.7 GB and takes 0.83x the time; "
-               "a GPT training step at context 256 (2,040 tokens, vocab 8k): 3% faster eager, 2.5% slower compiled (a graph break).")
+_LOSS_CHUNK = ("Counted tokens whose vocabulary logits are computed at a time. Each chunk's gradients are "
+               "computed right after its loss, so only one chunk of (tokens x vocab) logits exists at a time; same "
+               "result. auto = as many tokens as fit 2^26 logits (256 MB in fp32): whole below that, e.g. 8,388 "
+               "tokens at vocab 8k, 1,335 at GPT-2's 50k; null = always whole. Measured (benchmarks/lm_loss.py): a "
+               "GPT-2-124M head on 8 x 1024 tokens peaks at 757 MB instead of 4.7 GB in chunks of 1,024, in 0.83x "
+               "the time.")
+
+
+def _loss_chunk(v):
+    if v is None or v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+        return v
+    if isinstance(v, str) and v.isdigit() and int(v) >= 1:
+        return int(v)
+    raise ValueError("expected a whole number >= 1, 'auto' or null")
+
+
+LossChunk = Annotated[int | Literal["auto"] | None, BeforeValidator(_loss_chunk)]
 
 
 class CausalLMObjective(Section):
     kind: Literal["causal_lm"] = "causal_lm"
     modalities: ClassVar[tuple[str, ...]] = ("text",)
-    loss_chunk: int | None = Field(1024, ge=1, description=_LOSS_CHUNK)
+    loss_chunk: LossChunk = Field("auto", description=_LOSS_CHUNK)
 
 
 class MaskedLMObjective(Section):
@@ -350,7 +362,7 @@ class MaskedLMObjective(Section):
     mask_prob: float = Field(0.15, gt=0, lt=1, description="Fraction of real tokens selected for prediction.")
     mask_token_frac: float = Field(0.8, ge=0, le=1, description="Of selected tokens, fraction replaced by [MASK].")
     random_token_frac: float = Field(0.1, ge=0, le=1, description="Of selected tokens, fraction replaced by a random token.")
-    loss_chunk: int | None = Field(1024, ge=1, description=_LOSS_CHUNK)
+    loss_chunk: LossChunk = Field("auto", description=_LOSS_CHUNK)
 
     @model_validator(mode="after")
     def _check(self):

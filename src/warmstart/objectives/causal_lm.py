@@ -9,7 +9,7 @@ from warmstart.errors import ConfigError
 from warmstart.evaluation.metrics import LMMetrics
 from warmstart.heads import TiedLMHead
 from warmstart.models.base import Backbone
-from warmstart.objectives.lm_loss import IGNORE, lm_loss
+from warmstart.objectives.lm_loss import IGNORE, chunk_rows, lm_loss
 from warmstart.types import StepOutput, TextBatch
 
 
@@ -21,6 +21,7 @@ class CausalLM(nn.Module):
         self.backbone, self.cfg = backbone, cfg
         # GPT-2 applies its final LayerNorm inside the backbone, so the head is just the tied decoder.
         self.head = TiedLMHead(backbone.input_embeddings(), transform=False)
+        self.chunk = chunk_rows(cfg.loss_chunk, backbone.input_embeddings().num_embeddings)  # rows of logits at a time
 
     def forward(self, batch: TextBatch) -> StepOutput:
         ids = batch["input_ids"]  # (B, T)
@@ -32,7 +33,7 @@ class CausalLM(nn.Module):
         # Pretraining blocks are packed, so there is no padding to project in the first place.
         targets = ids[:, 1:].masked_fill(~counted, IGNORE)  # (B, T-1)
         loss = lm_loss(self.head.transform(h.flatten(0, 1)), self.head.decoder_weight, self.head.bias,
-                       targets.flatten(), self.cfg.loss_chunk)
+                       targets.flatten(), self.chunk)
         return StepOutput(loss=loss, n_items=int(counted.sum()))
 
     def new_metrics(self) -> LMMetrics:

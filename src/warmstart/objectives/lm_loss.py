@@ -15,6 +15,12 @@ import torch
 import torch.nn.functional as F
 
 IGNORE = -100  # F.cross_entropy's default ignore_index: targets that do not count
+AUTO_LOGITS = 2**26  # loss_chunk="auto": chunks of at most this many logits (256 MB in fp32)
+
+
+def chunk_rows(setting: int | str | None, vocab: int) -> int | None:
+    """objective.loss_chunk -> rows per chunk (None = whole)."""
+    return max(1, AUTO_LOGITS // vocab) if setting == "auto" else setting
 
 
 def lm_loss(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, targets: torch.Tensor,

@@ -10,7 +10,7 @@ from warmstart.errors import ConfigError
 from warmstart.evaluation.metrics import LMMetrics
 from warmstart.heads import TiedLMHead
 from warmstart.models.base import Backbone
-from warmstart.objectives.lm_loss import lm_loss
+from warmstart.objectives.lm_loss import chunk_rows, lm_loss
 from warmstart.types import StepOutput, TextBatch
 
 
@@ -54,6 +54,7 @@ class MaskedLM(nn.Module):
         self.backbone, self.cfg, self.special = backbone, cfg, special
         self.vocab_size = backbone.input_embeddings().num_embeddings
         self.head = TiedLMHead(backbone.input_embeddings(), transform=True)
+        self.chunk = chunk_rows(cfg.loss_chunk, backbone.input_embeddings().num_embeddings)  # rows of logits at a time
 
     def forward(self, batch: TextBatch) -> StepOutput:
         ids, mask = batch["input_ids"], batch["attention_mask"]
@@ -61,7 +62,7 @@ class MaskedLM(nn.Module):
         feats = self.backbone({**batch, "input_ids": corrupted})
         # Only the selected positions go through the vocabulary projection: ~15% of the (B, T, V) work.
         loss = lm_loss(self.head.transform(feats.tokens[selected]), self.head.decoder_weight, self.head.bias,
-                       ids[selected], self.cfg.loss_chunk)
+                       ids[selected], self.chunk)
         return StepOutput(loss=loss, n_items=int(selected.sum()))
 
     def new_metrics(self) -> LMMetrics:
