@@ -55,6 +55,11 @@ def model_from_config(config) -> nn.Module:
     return AutoModel.from_config(config)
 
 
+@torch.compiler.disable  # a data-dependent branch: under torch.compile, a quiet graph break here
+def _all_ones(mask: torch.Tensor) -> bool:
+    return bool(mask.all())
+
+
 class TransformerBackbone(Backbone):
     """Any bare HF transformer (GPT-2, BERT, or a local model of another type) as a Backbone.
 
@@ -86,7 +91,7 @@ class TransformerBackbone(Backbone):
     def forward(self, batch: TextBatch) -> Features:
         ids, mask = batch["input_ids"], batch.get("attention_mask")
         # A mask of all ones (packed pretraining blocks) is dropped so SDPA takes its fast path.
-        hf_mask = None if mask is None or bool(mask.all()) else mask
+        hf_mask = None if mask is None or _all_ones(mask) else mask
         hidden = self.model(input_ids=ids, attention_mask=hf_mask).last_hidden_state  # (B, T, D)
         if mask is None:
             mask = torch.ones_like(ids)

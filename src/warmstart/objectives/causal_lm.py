@@ -9,7 +9,7 @@ from warmstart.errors import ConfigError
 from warmstart.evaluation.metrics import LMMetrics
 from warmstart.heads import TiedLMHead
 from warmstart.models.base import Backbone
-from warmstart.objectives.lm_loss import IGNORE, chunk_rows, lm_loss
+from warmstart.objectives.lm_loss import IGNORE, chunk_rows, count, lm_loss
 from warmstart.types import StepOutput, TextBatch
 
 
@@ -34,7 +34,7 @@ class CausalLM(nn.Module):
         targets = ids[:, 1:].masked_fill(~counted, IGNORE)  # (B, T-1)
         loss = lm_loss(self.head.transform(h.flatten(0, 1)), self.head.decoder_weight, self.head.bias,
                        targets.flatten(), self.chunk)
-        return StepOutput(loss=loss, n_items=int(counted.sum()))
+        return StepOutput(loss=loss, n_items=count(counted))
 
     def new_metrics(self) -> LMMetrics:
         return LMMetrics()

@@ -23,6 +23,12 @@ def chunk_rows(setting: int | str | None, vocab: int) -> int | None:
     return max(1, AUTO_LOGITS // vocab) if setting == "auto" else setting
 
 
+@torch.compiler.disable  # a tensor-to-int read: under torch.compile, a quiet graph break at the end
+def count(mask: torch.Tensor) -> int:
+    """How many entries of a bool mask are True, as a Python int (a StepOutput's n_items)."""
+    return int(mask.sum())
+
+
 def lm_loss(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, targets: torch.Tensor,
             chunk: int | None = None) -> torch.Tensor:
     """Mean over counted rows of cross-entropy(h @ weight^T + bias, targets).

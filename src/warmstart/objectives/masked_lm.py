@@ -10,7 +10,7 @@ from warmstart.errors import ConfigError
 from warmstart.evaluation.metrics import LMMetrics
 from warmstart.heads import TiedLMHead
 from warmstart.models.base import Backbone
-from warmstart.objectives.lm_loss import chunk_rows, lm_loss
+from warmstart.objectives.lm_loss import chunk_rows, count, lm_loss
 from warmstart.types import StepOutput, TextBatch
 
 
@@ -63,7 +63,7 @@ class MaskedLM(nn.Module):
         # Only the selected positions go through the vocabulary projection: ~15% of the (B, T, V) work.
         loss = lm_loss(self.head.transform(feats.tokens[selected]), self.head.decoder_weight, self.head.bias,
                        ids[selected], self.chunk)
-        return StepOutput(loss=loss, n_items=int(selected.sum()))
+        return StepOutput(loss=loss, n_items=count(selected))
 
     def new_metrics(self) -> LMMetrics:
         return LMMetrics()
