@@ -54,7 +54,7 @@ class MaskedLM(nn.Module):
         self.backbone, self.cfg, self.special = backbone, cfg, special
         self.vocab_size = backbone.input_embeddings().num_embeddings
         self.head = TiedLMHead(backbone.input_embeddings(), transform=True)
-        self.chunk = chunk_rows(cfg.loss_chunk, backbone.input_embeddings().num_embeddings)  # rows of logits at a time
+        self.chunk = chunk_rows(cfg.loss_chunk, self.vocab_size)  # rows of logits at a time
 
     def forward(self, batch: TextBatch) -> StepOutput:
         ids, mask = batch["input_ids"], batch["attention_mask"]

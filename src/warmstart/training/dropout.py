@@ -9,7 +9,8 @@ How: the keep mask of element i is `mix(mix(i ^ k1) + k2) >= p * 2^32`, where mi
 integer finalizer (xor-shift, multiply, twice) and k1, k2 are two fresh 31-bit keys drawn from
 torch's generator on every call. It is pure element-wise integer arithmetic, so Inductor fuses it
 into the kernel that uses the mask (nothing random is stored, nothing sequential runs); the keys
-make it reproducible under torch.manual_seed and exactly resumable, like torch's dropout. This is
+come from the generator state a checkpoint saves, so a seed reproduces the masks and a resume
+continues them, like torch's dropout (compiled runs as a whole match only to ~1e-6). This is
 the counter-based scheme GPU dropout uses (Philox), with a cheaper mixer.
 
 Scope: only while torch.compile traces. Eagerly, FastDropout and the attention function below
