@@ -120,13 +120,16 @@ class WarmstartArm:
         self.tokens_per_step = cfg.train.batch_size * cfg.data.max_len
 
     def run_chunk(self, steps: int) -> dict:
-        from warmstart.training.loop import train
+        from warmstart.training.loop import Training, train
+        from warmstart.training.monitor import Monitor
 
         first = self.state.step + 1
         n_waits = len(self.batches.waits)
         tcfg = self.cfg.train.model_copy(update={"max_steps": self.state.step + steps})
-        self.state = train(self.module, self.batches, self.optimizer, self.schedule, self.strategy, tcfg, self.run_dir,
-                           self.state, self.log, lambda _: {"loss": float("nan")}, {}, say=lambda *_: None)
+        run = Training(self.strategy, self.optimizer, self.schedule, self.batches, tcfg, self.state, self.log)
+        # No checkpoints: the arm measures training steps only.
+        self.state = train(self.module, run, lambda _: {"loss": float("nan")}, Monitor("loss", higher=False),
+                           save=None, say=lambda *_: None)
         lines = [json.loads(ln) for ln in self.log.path.read_text().splitlines()]
         train_lines = {r["step"]: r for r in lines if r["split"] == "train" and r["step"] >= first}
         clock = [train_lines[s]["elapsed_s"] for s in range(first, self.state.step + 1)]

@@ -14,7 +14,7 @@ import sys
 
 import warmstart.checkpoint.io as io
 import warmstart.data.loaders as loaders
-import warmstart.training.loop as loop
+import warmstart.checkpoint.run as run
 from warmstart.cli import main
 
 args, rest = argparse.ArgumentParser(), None
@@ -26,7 +26,7 @@ args.add_argument("--kill-writing", type=int)
 args = args.parse_args()
 
 drawn, saved = [0], set()
-next_batch, save_ckpt, save_file = loaders.BatchIterator.__next__, loop.save_module_checkpoint, io.save_file
+next_batch, save_ckpt, save_file = loaders.BatchIterator.__next__, run.save_module_checkpoint, io.save_file
 
 
 def counting_next(self):
@@ -52,6 +52,6 @@ def killing_save_file(tensors, path, *a, **kw):
 
 
 loaders.BatchIterator.__next__ = counting_next
-loop.save_module_checkpoint = recording_save
+run.save_module_checkpoint = recording_save
 io.save_file = killing_save_file
 sys.exit(main(["finetune", args.config, *(["--resume"] if args.resume else [])]))

@@ -13,7 +13,9 @@ from warmstart.models.transformer import TransformerBackbone
 from warmstart.objectives import build_objective
 from warmstart.optim import build_optimizer, build_schedule
 from warmstart.strategies import build_strategy
-from warmstart.training.loop import MetricsLog, train
+from warmstart.checkpoint.run import RunCheckpoints
+from warmstart.training.loop import MetricsLog, Training, train
+from warmstart.training.monitor import Monitor
 from warmstart.training.state import TrainState
 
 SPECIAL = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
@@ -40,8 +42,10 @@ def _run(tmp_path, batch_size, grad_accum, steps=1, seqs=None, lr=0.5, full_batc
     batches = FullBatchIterator(len(seqs), make, batch_size) if full_batch else BatchIterator(len(seqs), make, batch_size, seed=0)
     evaluate_val = lambda mb: evaluate(module, sequential_batches(len(seqs), make, 8, mb))  # noqa: E731
     tmp_path.mkdir(parents=True, exist_ok=True)
-    state = train(module, batches, optim, sched, strategy, cfg, tmp_path, TrainState(), MetricsLog(tmp_path / "m.jsonl"),
-                  evaluate_val, {"objective": "causal_lm"}, say=lambda *_: None)
+    run = Training(strategy, optim, sched, batches, cfg, TrainState(), MetricsLog(tmp_path / "m.jsonl"))
+    save = RunCheckpoints(tmp_path, module, {"objective": "causal_lm"}, strategy, optim, keep=cfg.keep_checkpoints)
+    state = train(module, run, evaluate_val, Monitor.from_config(cfg, module.new_metrics().primary), save,
+                  say=lambda *_: None)
     return module, state
 
 

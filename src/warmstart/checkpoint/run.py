@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from warmstart.checkpoint.io import (
@@ -19,18 +20,21 @@ from warmstart.checkpoint.io import (
     save_checkpoint,
     unflatten_optimizer,
 )
-from warmstart.errors import CheckpointError
+from warmstart.errors import CheckpointError, TrainingError
+
+EXTRA_STATE = "adapter"  # file name of a strategy's extra state (adapter.safetensors)
 
 
-def save_module_checkpoint(run_dir: Path, name: str, module: nn.Module, head_meta: dict, *,
+def save_module_checkpoint(run_dir: Path, name: str, module: nn.Module, head_meta: dict, *, strategy=None,
                            optimizer=None, state=None, keep: int | None = None, point_latest: bool = True) -> Path:
+    """Write checkpoint `name` of `module` under run_dir/checkpoints. `strategy` (None = plain
+    weights) splits off the extra state it added to the backbone, e.g. LoRA adapters."""
     from warmstart.models import backbone_json
-    from warmstart.strategies.lora import split_state
 
-    base, adapter = split_state(module.backbone)
+    base, extra = strategy.split_state(module.backbone) if strategy is not None else (module.backbone.state_dict(), {})
     tensors = {"backbone": base, "head": module.head.state_dict()}
-    if adapter:
-        tensors["adapter"] = adapter
+    if extra:
+        tensors[EXTRA_STATE] = extra
     jsons = {"backbone": backbone_json(module.backbone), "head": head_meta}
     if optimizer is not None:
         opt_tensors, opt_meta = flatten_optimizer(optimizer.state_dict())
@@ -41,19 +45,43 @@ def save_module_checkpoint(run_dir: Path, name: str, module: nn.Module, head_met
     return save_checkpoint(Path(run_dir) / "checkpoints", name, tensors, jsons, keep=keep, point_latest=point_latest)
 
 
-def load_module_weights(ckpt: Path, module: nn.Module) -> None:
-    """Strictly load backbone and head weights into `module` (same architecture). A LoRA
-    checkpoint's adapters load into a module whose backbone already has the LoRA layers."""
-    from warmstart.strategies.lora import join_state, lora_layers
+class RunCheckpoints:
+    """The training loop's `save` callback for a run directory: resumable step checkpoints
+    (weights, optimizer, TrainState; the newest `keep` are kept, `latest` points at the newest) and
+    the best weights so far (checkpoints/best, weights only). head_meta goes into head.json."""
 
-    has_adapter = (Path(ckpt) / "adapter.safetensors").is_file()
-    if has_adapter != bool(lora_layers(module.backbone)):
-        raise CheckpointError(f"{ckpt}: LoRA adapters {'present' if has_adapter else 'missing'} in the checkpoint "
-                              f"but {'not ' if has_adapter else ''}in the module (strategy.kind must match the run's)")
+    def __init__(self, run_dir: Path, module: nn.Module, head_meta: dict, strategy=None, optimizer=None,
+                 keep: int | None = None):
+        self.run_dir, self.module, self.head_meta = run_dir, module, head_meta
+        self.strategy, self.optimizer, self.keep = strategy, optimizer, keep
+
+    def __call__(self, state, best: bool) -> None:
+        name = "best" if best else f"step_{state.step:06d}"
+        # A finite loss and gradient can still produce non-finite weights (an LR far too large):
+        # such weights are never written, so every checkpoint on disk stays usable.
+        if not all(bool(torch.isfinite(p).all()) for p in self.module.parameters()):
+            raise TrainingError(f"non-finite weights after step {state.step}; not writing checkpoint {name} "
+                                "(lower optim.lr or set train.grad_clip)")
+        if best:
+            save_module_checkpoint(self.run_dir, name, self.module, self.head_meta, strategy=self.strategy,
+                                   point_latest=False)
+        else:
+            save_module_checkpoint(self.run_dir, name, self.module, self.head_meta, strategy=self.strategy,
+                                   optimizer=self.optimizer, state=state, keep=self.keep)
+
+
+def load_module_weights(ckpt: Path, module: nn.Module, strategy=None) -> None:
+    """Strictly load backbone and head weights into `module` (same architecture). A checkpoint
+    with extra state (LoRA adapters) loads into a module that `strategy` has already prepared."""
+    has_extra = (Path(ckpt) / f"{EXTRA_STATE}.safetensors").is_file()
+    wants_extra = strategy is not None and bool(strategy.split_state(module.backbone)[1])
+    if has_extra != wants_extra:
+        raise CheckpointError(f"{ckpt}: LoRA adapters {'present' if has_extra else 'missing'} in the checkpoint "
+                              f"but {'not ' if has_extra else ''}in the module (strategy.kind must match the run's)")
     for part in ("backbone", "head"):
         sd = load_tensors(ckpt, part)
-        if part == "backbone" and has_adapter:
-            sd = join_state(module.backbone, sd, load_tensors(ckpt, "adapter"))
+        if part == "backbone" and has_extra:
+            sd = strategy.join_state(module.backbone, sd, load_tensors(ckpt, EXTRA_STATE))
         missing, unexpected = getattr(module, part).load_state_dict(sd, strict=False)
         if missing or unexpected:
             raise CheckpointError(

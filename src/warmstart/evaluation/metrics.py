@@ -4,6 +4,7 @@ logits), then compute. Each accumulator takes StepOutputs and returns dict[str, 
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 
@@ -11,6 +12,16 @@ from warmstart.types import StepOutput
 
 
 class _LossMean:
+    # Each metric this class reports -> whether higher is better: the one source of metric direction
+    # for the loop's monitor, compare and the report (see `higher_is_better`).
+    directions: ClassVar[dict[str, bool]] = {"loss": False}
+    primary: ClassVar[str] = "loss"
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Direction of this accumulator's primary metric."""
+        return self.directions[self.primary]
+
     def __init__(self):
         self.loss_sum, self.n = 0.0, 0
 
@@ -26,7 +37,7 @@ class _LossMean:
 class LMMetrics(_LossMean):
     """Token-level loss and perplexity = exp(mean token cross-entropy)."""
 
-    primary, higher_is_better = "loss", False
+    directions = {"loss": False, "ppl": False}
 
     def update(self, out: StepOutput) -> None:
         self._add_loss(out)
@@ -38,9 +49,8 @@ class LMMetrics(_LossMean):
 
 class LossMetrics(_LossMean):
     """Mean loss, plus the item-weighted mean of any per-batch `StepOutput.metrics` an objective
-    reports (e.g. the contrastive objective's positive-pair accuracy)."""
-
-    primary, higher_is_better = "loss", False
+    reports (e.g. the contrastive objective's positive-pair accuracy; such metrics count as higher
+    is better)."""
 
     def __init__(self):
         super().__init__()
@@ -58,7 +68,7 @@ class LossMetrics(_LossMean):
 class ClassificationMetrics(_LossMean):
     """Accuracy and macro-F1 from a running confusion matrix (C x C ints)."""
 
-    primary, higher_is_better = "acc", True
+    primary, directions = "acc", {"loss": False, "acc": True, "f1": True}
 
     def __init__(self, n_classes: int):
         super().__init__()
@@ -90,7 +100,7 @@ class MultiLabelMetrics(_LossMean):
     """Multi-label (a sigmoid per label, predicted when its logit > 0): micro-F1 over all
     (example, label) decisions, subset accuracy (every label of an example right) and label accuracy."""
 
-    primary, higher_is_better = "f1", True
+    primary, directions = "f1", {"loss": False, "f1": True, "subset_acc": True, "label_acc": True}
 
     def __init__(self, n_labels: int):
         super().__init__()
@@ -120,7 +130,7 @@ class MultiLabelMetrics(_LossMean):
 class RegressionMetrics(_LossMean):
     """MSE, MAE and R^2 in the targets' original units, from running sums."""
 
-    primary, higher_is_better = "mse", False
+    primary, directions = "mse", {"loss": False, "mse": False, "mae": False, "rmse": False, "r2": True}
 
     def __init__(self):
         super().__init__()
@@ -147,3 +157,16 @@ class RegressionMetrics(_LossMean):
             "mae": self.sae / n,
             "r2": 1.0 - self.sse / ss_tot if ss_tot > 0 else 0.0,
         }
+
+
+METRIC_CLASSES = (LMMetrics, LossMetrics, ClassificationMetrics, MultiLabelMetrics, RegressionMetrics)
+
+
+def higher_is_better(name: str) -> bool:
+    """Whether a higher value of metric `name` is better, as the metric class that reports it says.
+    Metrics no class declares (an objective's own, e.g. a positive-pair accuracy) count as higher
+    is better."""
+    for cls in METRIC_CLASSES:
+        if name in cls.directions:
+            return cls.directions[name]
+    return True

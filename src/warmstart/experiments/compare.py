@@ -18,9 +18,9 @@ from pathlib import Path
 from warmstart.checkpoint.io import read_json, write_json_atomic
 from warmstart.config.schema import CompareConfig, FinetuneConfig, RunSection, TrainSection
 from warmstart.errors import ConfigError
+from warmstart.evaluation.metrics import higher_is_better
 
 FORMAT_VERSION = 1
-LOWER_IS_BETTER = {"mse", "mae", "loss", "ppl"}
 
 
 def _budget_tag(budget) -> str:
@@ -101,7 +101,7 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
         raise ConfigError(f"metric: {metric!r} is not a test metric of this task (have {sorted(results[0]['test'])})")
     summary = {
         "format_version": FORMAT_VERSION, "name": cfg.run.name, "pretrained": cfg.pretrained, "task": cfg.task.kind,
-        "metric": metric, "higher_is_better": metric not in LOWER_IS_BETTER, "n_train_pool": results[0].get("n_pool"),
+        "metric": metric, "higher_is_better": higher_is_better(metric), "n_train_pool": results[0].get("n_pool"),
         "cells": [{**record, "status": "done", **{k: res.get(k) for k in (
             "n_labels", "test", "best_val", "best_step", "steps", "seconds_to_best", "train_seconds",
             "params_trained", "params_total", "items_seen", "forgetting")}} for (record, _), res in zip(cells, results)],

@@ -3,6 +3,7 @@ backbone.layer_groups() index), never by parameter-name substrings."""
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
@@ -32,6 +33,25 @@ class Strategy:
 
     def on_step_start(self, step: int) -> None:
         """Called before every optimizer step (`step` = steps completed); idempotent like on_epoch_start."""
+
+    # ---- extra state: what a strategy adds to the backbone (e.g. LoRA adapters) ----
+    # Checkpoints keep the backbone's base weights under their plain names (backbone.safetensors
+    # loads strictly into a plain backbone of the architecture) and the extra state on its own
+    # (adapter.safetensors); these hooks split, join and fold it.
+
+    def split_state(self, backbone: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """(base state under the backbone's plain names, extra state; {} when there is none)."""
+        return backbone.state_dict(), {}
+
+    def join_state(self, backbone: nn.Module, base: dict[str, torch.Tensor],
+                   extra: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The inverse of split_state: a state dict that loads strictly into the prepared backbone."""
+        return base
+
+    def merge(self, backbone: nn.Module) -> nn.Module:
+        """Fold the extra state into the base weights, in place: the backbone with its plain
+        structure and names and the same outputs (what export and the forgetting check use)."""
+        return backbone
 
 
 def count_params(module: nn.Module) -> tuple[int, int]:

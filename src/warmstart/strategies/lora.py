@@ -109,6 +109,16 @@ class LoRA(Strategy):
     def prepare(self, module: nn.Module) -> None:
         attach_lora(module.backbone, self.cfg)
 
+    def split_state(self, backbone: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        return split_state(backbone)
+
+    def join_state(self, backbone: nn.Module, base: dict[str, torch.Tensor],
+                   extra: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return join_state(backbone, base, extra)
+
+    def merge(self, backbone: nn.Module) -> nn.Module:
+        return merge_lora(backbone)
+
     def param_groups(self, module: nn.Module, lr: float) -> list[dict]:
         return [
             {"name": "adapters", "params": adapter_params(module.backbone), "lr": lr},

@@ -70,6 +70,20 @@ class Classification(nn.Module):
             return out
         return torch.tensor([index[lab] for lab in labels], dtype=torch.long)
 
+    def logits(self, batch: TextBatch) -> torch.Tensor:
+        """(B, C) class (or per-label) logits: pooled backbone features through the head."""
+        return self.head(pool(self.backbone(batch), self.pooling))
+
+    def predictions(self, logits: torch.Tensor) -> list[dict]:
+        """What `predict` prints per example: {"label", "probs"} (softmax), or with multilabel
+        {"labels", "probs"} (a sigmoid per label; predicted when p > 0.5)."""
+        multi = self.multilabel
+        probs = logits.float().sigmoid() if multi else logits.float().softmax(-1)
+        picked = [[self.labels[i] for i in (row > 0.5).nonzero().flatten().tolist()] for row in probs] if multi \
+            else [self.labels[i] for i in probs.argmax(-1).tolist()]
+        return [{"labels" if multi else "label": pick, "probs": {str(lab): round(float(p), 5) for lab, p in zip(self.labels, row)}}
+                for pick, row in zip(picked, probs)]
+
     def decode(self, logits: torch.Tensor) -> list:
         if self.multilabel:
             return [self.cfg.label_sep.join(str(self.labels[i]) for i in row.nonzero().flatten().tolist())
@@ -77,7 +91,7 @@ class Classification(nn.Module):
         return [self.labels[i] for i in logits.argmax(-1).tolist()]
 
     def forward(self, batch: TextBatch) -> StepOutput:
-        logits = self.head(pool(self.backbone(batch), self.pooling))  # (B, C)
+        logits = self.logits(batch)  # (B, C)
         targets = batch["labels"]
         n = targets.size(0)
         # Losses in fp32 even under bf16 autocast (log-softmax / log-sigmoid are precision sensitive).

@@ -44,11 +44,19 @@ class Regression(nn.Module):
     def encode_targets(self, labels: list) -> torch.Tensor:
         return torch.tensor([float(y) for y in labels], dtype=torch.float32)
 
+    def logits(self, batch: TextBatch) -> torch.Tensor:
+        """(B, 1) standardized predictions: pooled backbone features through the head."""
+        return self.head(pool(self.backbone(batch), self.pooling))
+
+    def predictions(self, logits: torch.Tensor) -> list[dict]:
+        """What `predict` prints per example: {"value"} in the targets' original units."""
+        return [{"value": v} for v in self.decode(logits.squeeze(-1).float() * self.std + self.mean)]
+
     def decode(self, preds: torch.Tensor) -> list[float]:
         return preds.reshape(-1).tolist()
 
     def forward(self, batch: TextBatch) -> StepOutput:
-        z = self.head(pool(self.backbone(batch), self.pooling)).squeeze(-1).float()  # (B,)
+        z = self.logits(batch).squeeze(-1).float()  # (B,)
         y = batch["labels"].float()
         t = (y - self.mean) / self.std
         loss = F.huber_loss(z, t, delta=self.cfg.huber_delta) if self.cfg.loss == "huber" else LOSSES[self.cfg.loss](z, t)

@@ -1,8 +1,10 @@
 """train(...): the one training loop, shared by every objective, task and strategy.
 
-In: a module (backbone + head -> StepOutput), a resumable BatchIterator, optimizer, LR schedule,
-strategy, the train config and the run directory. Out: the final TrainState; along the way
-metrics.jsonl lines, step checkpoints, and (when selecting) the best checkpoint.
+In: a module (backbone + head -> StepOutput), a `Training` (resumable batches, optimizer, LR
+schedule, strategy, train config, state, metrics log), a validation function, a `Monitor` (best
+metric, early stopping, plateau schedule) and a `save` callback. Out: the final TrainState; along
+the way metrics.jsonl lines and calls to `save`. The loop knows training, not storage: where and
+how checkpoints are written is the caller's (checkpoint.run.RunCheckpoints).
 """
 
 from __future__ import annotations
@@ -12,15 +14,21 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from warmstart.checkpoint.run import save_module_checkpoint
-from warmstart.errors import ConfigError, TrainingError
+from warmstart.errors import TrainingError
 from warmstart.training.dropout import use_fast_dropout
+from warmstart.training.monitor import Monitor
 from warmstart.training.precision import autocast
 from warmstart.training.state import TrainState
+
+# save(state, best): write a checkpoint of the module at state.step - the best weights so far
+# (best=True) or a resumable step checkpoint (best=False).
+SaveFn = Callable[[TrainState, bool], None]
 
 
 class MetricsLog:
@@ -30,7 +38,8 @@ class MetricsLog:
     def __init__(self, path: Path, resume_step: int | None = None):
         self.path = path
         if resume_step is not None and path.exists():
-            keep = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and json.loads(ln)["step"] <= resume_step]
+            keep = [ln for ln in path.read_text(encoding="utf-8").splitlines()
+                    if ln.strip() and json.loads(ln)["step"] <= resume_step]
             path.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
 
     def write(self, record: dict) -> None:
@@ -38,28 +47,17 @@ class MetricsLog:
             f.write(json.dumps(record) + "\n")
 
 
-def _improved(value: float, best: float | None, higher_is_better: bool) -> bool:
-    return best is None or (value > best if higher_is_better else value < best)
+@dataclass
+class Training:
+    """Everything the loop steps besides the module: built once by workflows.prepare_training."""
 
-
-LOWER_IS_BETTER = {"loss", "ppl", "mse", "mae", "rmse"}
-
-
-def _monitor(cfg, probe) -> tuple[str, bool]:
-    """(validation metric name, higher is better) that picks the best checkpoint, drives early
-    stopping and the plateau schedule: train.monitor, else the task's primary metric."""
-    name = cfg.monitor or probe.primary
-    if cfg.monitor_mode is not None:
-        return name, cfg.monitor_mode == "max"
-    if name == probe.primary:
-        return name, probe.higher_is_better
-    return name, name not in LOWER_IS_BETTER
-
-
-def _monitored(val: dict, name: str) -> float:
-    if name not in val:
-        raise ConfigError(f"train.monitor: {name!r} is not a validation metric here (expected one of {sorted(val)})")
-    return val[name]
+    strategy: Any  # strategies.Strategy
+    optimizer: torch.optim.Optimizer
+    schedule: Any  # optim.schedules: LambdaLR-like with observe()
+    batches: Any  # data.loaders.BatchIterator (resumable)
+    cfg: Any  # config TrainSection, with batch settings resolved by train_batches
+    state: TrainState
+    log: MetricsLog
 
 
 def _compiled(module: torch.nn.Module, cfg):
@@ -71,35 +69,30 @@ def _compiled(module: torch.nn.Module, cfg):
     return torch.compile(module, options={"fallback_random": True})
 
 
-def train(module: torch.nn.Module, batches, optimizer: torch.optim.Optimizer, schedule, strategy, cfg,
-          run_dir: Path, state: TrainState, log: MetricsLog, evaluate_val: Callable[[int | None], dict],
-          head_meta: dict, select_best: bool = False, say: Callable[[str], None] = print) -> TrainState:
-    """Run optimizer steps from `state.step` to `cfg.max_steps`.
+def train(module: torch.nn.Module, run: Training, evaluate_val: Callable[[int | None], dict], monitor: Monitor,
+          save: SaveFn | None = None, say: Callable[[str], None] = print) -> TrainState:
+    """Run optimizer steps from `run.state.step` to `run.cfg.max_steps`.
 
-    evaluate_val(max_batches) returns validation metrics; head_meta goes into each checkpoint's
-    head.json. With select_best, the checkpoint with the best primary validation metric is kept as
-    checkpoints/best.
+    evaluate_val(max_batches) returns validation metrics. `save` (None = keep nothing) is called
+    with a resumable step checkpoint every save_every steps and at the end, and with the best
+    weights whenever the monitored metric improves if monitor.keep_best.
     """
-    probe = module.new_metrics()
-    # `primary` is the monitored metric: best checkpoint, early stopping and the plateau schedule.
-    primary, higher = _monitor(cfg, probe)
+    cfg, state, batches, optimizer, schedule, strategy, log = (
+        run.cfg, run.state, run.batches, run.optimizer, run.schedule, run.strategy, run.log)
     step_fn = _compiled(module, cfg) if cfg.compile else module  # checkpoints always save `module` itself
     params = [p for g in optimizer.param_groups for p in g["params"]]
 
     # Fail fast (litgpt's "verifying settings"): a 2-batch evaluation catches shape, vocabulary and
     # label problems before any time is spent training.
     if state.step == 0:
-        _monitored(evaluate_val(2), primary)
+        monitor.value(evaluate_val(2))
 
-    def save(name: str, **kw) -> None:
-        # A finite loss and gradient can still produce non-finite weights (an LR far too large):
-        # such weights are never written, so every checkpoint on disk stays usable.
-        if not all(bool(torch.isfinite(p).all()) for p in module.parameters()):
-            raise TrainingError(f"non-finite weights after step {state.step}; not writing checkpoint {name} "
-                                "(lower optim.lr or set train.grad_clip)")
+    def checkpoint(best: bool) -> None:
+        if save is None:
+            return
         state.data, state.schedule = batches.state_dict(), schedule.state_dict()
         state.capture_rng()
-        save_module_checkpoint(run_dir, name, module, head_meta, **kw)
+        save(state, best)
 
     bar = _progress(cfg, state.step)
     epoch = None  # so on_epoch_start also runs once on resume (it is idempotent)
@@ -164,28 +157,23 @@ def train(module: torch.nn.Module, batches, optimizer: torch.optim.Optimizer, sc
             val = evaluate_val(cfg.eval_batches)
             log.write({"step": state.step, "split": "val", **val, "items": state.items_seen,
                        "elapsed_s": round(state.elapsed_s, 3)})
-            value, prev_best = _monitored(val, primary), state.best_metric
-            schedule.observe(value, higher)
-            if _improved(value, prev_best, higher):
-                state.best_metric, state.best_step, state.best_elapsed_s = value, state.step, state.elapsed_s
-                if select_best:
-                    save("best", point_latest=False)
-            if cfg.early_stop_patience:
-                # Early stopping counts evaluations since the last improvement larger than min_delta.
-                gain = math.inf if prev_best is None else (value - prev_best if higher else prev_best - value)
-                state.stale_evals = 0 if gain > cfg.early_stop_min_delta else state.stale_evals + 1
-                if state.stale_evals >= cfg.early_stop_patience and state.step < cfg.max_steps:
-                    state.stopped_early = True
-                    say(f"early stopping at step {state.step}: val {primary} did not improve by more than "
-                        f"{cfg.early_stop_min_delta} in {state.stale_evals} evaluations (best {state.best_metric:.4g} at step {state.best_step})")
+            value, improved = monitor.observe(val, state)
+            schedule.observe(value, monitor.higher)
+            if improved and monitor.keep_best:
+                checkpoint(best=True)
+            if monitor.patience_spent(state) and state.step < cfg.max_steps:
+                state.stopped_early = True
+                say(f"early stopping at step {state.step}: val {monitor.metric} did not improve by more than "
+                    f"{monitor.min_delta} in {state.stale_evals} evaluations "
+                    f"(best {state.best_metric:.4g} at step {state.best_step})")
             if bar:
-                bar.note(f"val {primary} {value:.4g}")
+                bar.note(f"val {monitor.metric} {value:.4g}")
             # Evaluation time is not training time: restart the clock where training left off.
             t_start = time.perf_counter() - state.elapsed_s
 
         # ---- checkpoint ----
         if (cfg.save_every and state.step % cfg.save_every == 0) or state.step == cfg.max_steps or state.stopped_early:
-            save(f"step_{state.step:06d}", optimizer=optimizer, state=state, keep=cfg.keep_checkpoints)
+            checkpoint(best=False)
             t_start = time.perf_counter() - state.elapsed_s
     if bar:
         bar.close()

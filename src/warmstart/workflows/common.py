@@ -1,0 +1,86 @@
+"""What every training verb shares: where the backbone comes from, and `prepare_training()` -
+strategy -> optimizer -> schedule -> batches -> state (fresh or restored for an exact resume)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from warmstart.checkpoint.io import read_json, resolve_checkpoint
+from warmstart.checkpoint.run import load_module_weights, load_optimizer
+from warmstart.data.loaders import sequential_batches, train_batches
+from warmstart.evaluation import evaluate as run_eval
+from warmstart.inputs import Examples
+from warmstart.models import build_backbone, load_backbone
+from warmstart.optim import build_optimizer, build_schedule
+from warmstart.runs import run_dir_of
+from warmstart.strategies import build_strategy, count_params
+from warmstart.training.loop import MetricsLog, Training
+from warmstart.training.state import TrainState
+
+
+def backbone_for(cfg, run_dir: Path, inputs, fit_on, resume_ckpt: Path | None):
+    """Where the backbone and the inputs' preprocessor (tokenizer or normalizer) come from: a
+    resumed checkpoint, `init` (a warmstart run: its weights, or its architecture with fresh
+    weights), or fresh (fit the preprocessor on `fit_on`, the training examples; random weights).
+    Returns (backbone, lineage)."""
+    if resume_ckpt is not None:  # the run's own preprocessor and architecture: bit-identical resume
+        inputs.load(run_dir)
+        backbone, lineage = load_backbone(resume_ckpt, random_init=True), None
+    elif cfg.init is not None:
+        ckpt = resolve_checkpoint(cfg.init, prefer_best=False)
+        random = getattr(cfg, "init_weights", "pretrained") == "random"
+        inputs.load(run_dir_of(ckpt))  # the backbone was trained on inputs scaled like this
+        backbone = load_backbone(ckpt, random_init=random)
+        lineage = {"init": str(cfg.init), "checkpoint": str(ckpt), "init_weights": "random" if random else "pretrained"}
+    else:
+        inputs.fit(cfg, fit_on)
+        backbone = build_backbone(cfg.model, **inputs.backbone_args())
+        lineage = {"model": cfg.model.kind, "path": getattr(cfg.model, "path", None)}
+    inputs.check(backbone)
+    return backbone, lineage
+
+
+def prepare_training(cfg, module, strategy_cfg, train_set: Examples, log_dir: Path, resume_ckpt: Path | None = None,
+                     say=print, unit: str = "examples", make_schedule=None, train_overrides: dict | None = None) -> Training:
+    """The strategy (applied to `module`), optimizer, LR schedule, resumable training batches and
+    state for a run config, restored from `resume_ckpt` for an exact resume. make_schedule(optimizer)
+    replaces the config's schedule and train_overrides the train section's fields (lr_find's sweep)."""
+    strategy = build_strategy(strategy_cfg)
+    strategy.prepare(module)
+    optimizer = build_optimizer(strategy.param_groups(module, cfg.optim.lr), cfg.optim)
+    schedule = make_schedule(optimizer) if make_schedule else build_schedule(optimizer, cfg.schedule, cfg.train.max_steps)
+    batches, train_cfg = train_batches(train_set.n, train_set.make_batch, cfg.train, cfg.optim, cfg.run.seed)
+    if train_overrides:
+        train_cfg = train_cfg.model_copy(update=train_overrides)
+    if resume_ckpt is None:
+        state, log = TrainState(), MetricsLog(log_dir / "metrics.jsonl", resume_step=0)
+    else:
+        load_module_weights(resume_ckpt, module, strategy)
+        load_optimizer(resume_ckpt, optimizer)
+        state = TrainState.from_json(read_json(resume_ckpt / "state.json"))
+        schedule.load_state_dict(state.schedule)
+        batches.load_state_dict(state.data)
+        state.restore_rng()
+        say(f"resuming {log_dir} from step {state.step}")
+        log = MetricsLog(log_dir / "metrics.jsonl", resume_step=state.step)
+    trainable, total = count_params(module)
+    say(f"params: {trainable:,} trained / {total:,} total ({100 * trainable / max(total, 1):.1f}%) | "
+        f"{batches.examples_per_step(train_cfg.grad_accum)} {unit}/step | {batches.steps_per_epoch} steps/epoch | "
+        f"{train_cfg.max_steps} steps | precision {train_cfg.precision}")
+    return Training(strategy, optimizer, schedule, batches, train_cfg, state, log)
+
+
+def ordered_batches(examples: Examples, batch_size: int, max_batches: int | None = None):
+    """One ordered pass over a split (evaluation)."""
+    return sequential_batches(examples.n, examples.make_batch, batch_size, max_batches)
+
+
+def evaluator(module, examples: Examples, train_cfg) -> Callable[[int | None], dict[str, float]]:
+    """evaluate_val(max_batches) for the loop: metrics over the first max_batches batches of a split (None = all)."""
+    return lambda max_batches=None: run_eval(module, ordered_batches(examples, train_cfg.batch_size, max_batches),
+                                             train_cfg.precision)
+
+
+def shown(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())

@@ -1,0 +1,137 @@
+"""finetune: a task head (and, per strategy, the backbone) trained on labeled data; the forgetting
+check (how much of the pretraining objective fine-tuning undid); a finished run's module."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+
+from warmstart.checkpoint.io import read_json, resolve_checkpoint, write_json_atomic
+from warmstart.checkpoint.run import RunCheckpoints, load_module_weights
+from warmstart.config.schema import WORD_VECTOR_KINDS, FinetuneConfig
+from warmstart.evaluation import evaluate as run_eval
+from warmstart.inputs import open_inputs
+from warmstart.models import load_backbone
+from warmstart.runs import load_run_config, open_run_dir, run_dir_of, set_threads, write_config
+from warmstart.strategies import Strategy, build_strategy, count_params
+from warmstart.tasks import build_task, head_info
+from warmstart.training.loop import train
+from warmstart.training.monitor import Monitor
+from warmstart.workflows.common import backbone_for, evaluator, ordered_batches, prepare_training
+from warmstart.workflows.pretrain import pretrain_objective
+
+
+def load_finetuned(cfg: FinetuneConfig, ckpt: Path) -> tuple[torch.nn.Module, Strategy]:
+    """The task module of a fine-tuning checkpoint, rebuilt exactly as trained (the strategy's
+    changes, e.g. LoRA layers, applied so its weights load), and the strategy."""
+    info = read_json(ckpt / "head.json")
+    module = build_task(cfg.task, load_backbone(ckpt, random_init=True), {k: v for k, v in info.items() if k != "task"})
+    strategy = build_strategy(cfg.strategy)
+    strategy.prepare(module)
+    load_module_weights(ckpt, module, strategy)
+    return module, strategy
+
+
+def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ckpt: Path | None = None,
+                     ckpt_for_weights: Path | None = None):
+    """Data, inputs and module for a fine-tune config (shared by finetune, evaluate and lr_find).
+    With ckpt_for_weights, the module of that checkpoint (evaluate). Returns (splits, inputs, module, lineage)."""
+    inputs = open_inputs(cfg.data)
+    is_cls = cfg.task.kind == "classification"
+    records, splits = inputs.read_labeled(cfg.run.seed, stratify=is_cls)
+    if ckpt_for_weights is not None:  # evaluate: rebuild exactly what was trained
+        inputs.load(run_dir)
+        module, _ = load_finetuned(cfg, ckpt_for_weights)
+        return splits, inputs, module, None
+    backbone, lineage = backbone_for(cfg, run_dir, inputs, splits.train, resume_ckpt)
+    # Classification labels come from all records (the class set is known up front); regression
+    # statistics from the training split only.
+    info = read_json(resume_ckpt / "head.json") if resume_ckpt else head_info(cfg.task, splits.train, records)
+    module = build_task(cfg.task, backbone, {k: v for k, v in info.items() if k != "task"})
+    return splits, inputs, module, lineage
+
+
+def finetune(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False, say=print) -> dict:
+    """Fine-tune a task head (and, per strategy, the backbone); returns result.json's contents."""
+    run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite)
+    if resume_ckpt is not None and (run_dir / "result.json").exists():
+        return read_json(run_dir / "result.json")  # already complete
+    set_threads(cfg.train.num_threads)
+    torch.manual_seed(cfg.run.seed)
+
+    splits, inputs, module, lineage = prepare_finetune(cfg, run_dir, resume_ckpt)
+    inputs.save(run_dir)
+    write_config(run_dir, cfg, "finetune", lineage)
+    # Only the training split is augmented; val and test batches are deterministic.
+    train_set = inputs.labeled_set(splits.train, module, train=True)
+    val_set = inputs.labeled_set(splits.val, module)
+    test_set = inputs.labeled_set(splits.test, module)
+    say(f"data: {len(splits.train):,} train (of a {splits.n_pool:,} pool) / {len(splits.val):,} val / {len(splits.test):,} test")
+
+    run = prepare_training(cfg, module, cfg.strategy, train_set, run_dir, resume_ckpt, say)
+    evaluate_val = evaluator(module, val_set, cfg.train)
+
+    save = RunCheckpoints(run_dir, module, {"task": cfg.task.kind, **module.info()}, run.strategy, run.optimizer,
+                          keep=run.cfg.keep_checkpoints)
+    monitor = Monitor.from_config(run.cfg, module.new_metrics().primary, keep_best=cfg.train.select_best)
+    state = train(module, run, evaluate_val, monitor, save, say=say)
+
+    # Test once, with the best validation weights when selecting (the final ones otherwise).
+    if cfg.train.select_best and (run_dir / "checkpoints" / "best").exists():
+        load_module_weights(run_dir / "checkpoints" / "best", module, run.strategy)
+    best_val = evaluate_val(None)
+    test = run_eval(module, ordered_batches(test_set, cfg.train.batch_size), cfg.train.precision)
+    run.log.write({"step": state.step, "split": "test", **test, "elapsed_s": round(state.elapsed_s, 3)})
+    trainable, total = count_params(module)
+    result = {
+        "test": test, "best_val": best_val, "best_step": state.best_step, "steps": state.step,
+        "train_seconds": round(state.elapsed_s, 3), "seconds_to_best": round(state.best_elapsed_s or 0.0, 3),
+        "params_trained": trainable, "params_total": total, "items_seen": state.items_seen,
+        "n_labels": len(splits.train), "n_pool": splits.n_pool, "skipped_steps": state.skipped_steps,
+        "stopped_early": state.stopped_early,
+    }
+    forgetting = forgetting_check(cfg, module, run.strategy, say)
+    if forgetting is not None:
+        result["forgetting"] = forgetting
+    write_json_atomic(run_dir / "result.json", result)
+    primary = module.new_metrics().primary
+    say(f"finetune done: test {primary} {test[primary]:.4f} (best val {best_val[primary]:.4f} at step {state.best_step}) -> {run_dir}")
+    return result
+
+
+def forgetting_check(cfg: FinetuneConfig, module, strategy: Strategy | None = None, say=print) -> dict | None:
+    """How much of the pretraining objective fine-tuning undid: the pretraining run's objective on
+    its validation data (capped at its eval_batches), with the backbone it handed over (before)
+    and with the fine-tuned backbone (after; a strategy's extra state, e.g. LoRA adapters, merged
+    in). Only for runs started from a pretraining run's weights; None otherwise, or when the
+    fine-tuned backbone no longer fits the objective."""
+    if cfg.init is None or cfg.init_weights != "pretrained":
+        return None
+    ckpt = resolve_checkpoint(cfg.init, prefer_best=False)
+    pre_dir = run_dir_of(ckpt)
+    if not (pre_dir / "config.json").is_file():
+        return None
+    verb, pre_cfg = load_run_config(pre_dir)
+    if verb != "pretrain" or pre_cfg.objective.kind in WORD_VECTOR_KINDS:  # word vectors have no val loss
+        return None
+    objective, val_set = pretrain_objective(pre_cfg, pre_dir, ckpt)
+
+    def val_loss() -> dict[str, float]:
+        batches = ordered_batches(val_set, pre_cfg.train.batch_size, pre_cfg.train.eval_batches)
+        return run_eval(objective, batches, cfg.train.precision)
+
+    before = val_loss()
+    fine = module.backbone
+    if strategy is not None and strategy.split_state(fine)[1]:  # what fine-tuning produced: base + extra merged
+        fine = strategy.merge(copy.deepcopy(fine))
+    try:
+        objective.backbone.load_state_dict(fine.state_dict())
+    except RuntimeError as e:  # e.g. a strategy changed the backbone's structure
+        say(f"forgetting check skipped: the fine-tuned backbone does not load into the pretraining objective ({str(e).splitlines()[0]})")
+        return None
+    after = val_loss()
+    say(f"forgetting check ({pre_cfg.objective.kind} val loss): {before['loss']:.4f} before, {after['loss']:.4f} after fine-tuning")
+    return {"objective": pre_cfg.objective.kind, "pretrain_run": str(pre_dir), "checkpoint": str(ckpt),
+            "val_loss_before": before["loss"], "val_loss_after": after["loss"], "before": before, "after": after}

@@ -1,0 +1,89 @@
+"""evaluate and predict: a finished run on a split, or on raw inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from warmstart.checkpoint.io import resolve_checkpoint
+from warmstart.config.schema import WORD_VECTOR_KINDS
+from warmstart.errors import ConfigError, DataError
+from warmstart.evaluation import evaluate as run_eval
+from warmstart.inputs import open_inputs
+from warmstart.runs import load_run_config, set_threads
+from warmstart.workflows.common import ordered_batches
+from warmstart.workflows.finetune import load_finetuned, prepare_finetune
+from warmstart.workflows.pretrain import pretrain_objective
+
+
+def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, float]:
+    """Re-evaluate a finished run on a split (fine-tune: val/test/train; pretrain: val)."""
+    run_dir = Path(run_dir)
+    verb, cfg = load_run_config(run_dir)
+    if verb == "pretrain" and cfg.objective.kind in WORD_VECTOR_KINDS:
+        from warmstart.wordvec.pretrain import evaluate_run
+
+        if split != "val":
+            raise ConfigError(f"--split {split}: word vectors are scored on WordSim353, SimLex-999 and analogies, not on a split")
+        return evaluate_run(run_dir, cfg.objective.analogy_vocab)
+    ckpt = resolve_checkpoint(run_dir)
+    set_threads(cfg.train.num_threads)
+    if verb == "pretrain":
+        if split != "val":
+            raise ConfigError(f"--split {split}: a pretraining run has only a 'val' split")
+        module, val_set = pretrain_objective(cfg, run_dir, ckpt)
+        return run_eval(module, ordered_batches(val_set, cfg.train.batch_size), cfg.train.precision)
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"--split {split}: expected one of train, val, test")
+    splits, inputs, module, _ = prepare_finetune(cfg, run_dir, ckpt_for_weights=ckpt)
+    examples = inputs.labeled_set(getattr(splits, split), module)
+    return run_eval(module, ordered_batches(examples, cfg.train.batch_size), cfg.train.precision)
+
+
+def load_predictor(run_dir: str | Path):
+    """(module, inputs, cfg) of a fine-tuned run, ready for inference."""
+    run_dir = Path(run_dir)
+    verb, cfg = load_run_config(run_dir)
+    if verb != "finetune":
+        raise ConfigError(f"{run_dir}: predict needs a fine-tuning run (this one is a {verb} run)")
+    ckpt = resolve_checkpoint(run_dir)
+    inputs = open_inputs(cfg.data)
+    inputs.load(run_dir)
+    module, _ = load_finetuned(cfg, ckpt)
+    module.eval()
+    return module, inputs, cfg
+
+
+@torch.no_grad()
+def predict(run_dir: str | Path, items, batch_size: int = 64) -> list[dict]:
+    """Predictions for raw inputs, as the task decodes them: {"label", "probs"} per class,
+    {"labels", "probs"} for multi-label classification, {"value"} for regression.
+
+    `items`: a list of texts (text runs), an array (N, C, H, W) of images scaled to [0, 1] (image
+    runs), or an array (N, F) of raw features (vector runs); `predict_file` reads them from disk.
+    """
+    module, inputs, _ = load_predictor(run_dir)
+    examples = inputs.predict_set(items)
+    return [pred for batch in ordered_batches(examples, batch_size) for pred in module.predictions(module.logits(batch))]
+
+
+def predict_file(run_dir: str | Path, path: str | Path) -> list[dict]:
+    """Predictions for a file in the run's modality: a text file (one text per line), an image
+    file, a folder of images or an .npz (image runs), a CSV with the feature columns (vector runs).
+    Each result carries the "input" it belongs to (the text, file name, or file:line)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: input file not found")
+    _, cfg = load_run_config(Path(run_dir))
+    inputs = open_inputs(cfg.data)
+    inputs.load(Path(run_dir))
+    names, items = inputs.read_predict_file(path)
+    if len(names) == 0:
+        raise DataError(f"{path}: nothing to predict")
+    return [{"input": name, **pred} for name, pred in zip(names, predict(run_dir, items))]
+
+
+def run_modality(run_dir: str | Path) -> str:
+    """"text", "image" or "vector": what a run's data is."""
+    return load_run_config(Path(run_dir))[1].data.modality

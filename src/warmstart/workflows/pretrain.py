@@ -1,0 +1,65 @@
+"""pretrain: a backbone trained with a self-supervised (or source-supervised) objective."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from warmstart.checkpoint.run import RunCheckpoints, load_module_weights
+from warmstart.checkpoint.io import write_json_atomic
+from warmstart.config.schema import WORD_VECTOR_KINDS, FullStrategy, PretrainConfig
+from warmstart.inputs import Examples, open_inputs
+from warmstart.models import load_backbone
+from warmstart.objectives import build_objective
+from warmstart.runs import open_run_dir, set_threads, write_config
+from warmstart.training.loop import train
+from warmstart.training.monitor import Monitor
+from warmstart.workflows.common import backbone_for, evaluator, prepare_training, shown
+
+
+def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False, say=print) -> Path:
+    """Pretrain a backbone with a self-supervised (or source-supervised) objective; returns the run dir."""
+    if cfg.objective.kind in WORD_VECTOR_KINDS:  # gensim / GloVe fit the vectors themselves, outside the loop
+        from warmstart.wordvec.pretrain import pretrain as pretrain_word_vectors
+
+        return pretrain_word_vectors(cfg, resume, overwrite, say)
+    run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite)
+    set_threads(cfg.train.num_threads)
+    torch.manual_seed(cfg.run.seed)
+
+    # Inputs: text documents, or the training pool of an image/vector set (its val split is held
+    # out for the validation loss; its test split is never read), plus the preprocessor for them.
+    inputs = open_inputs(cfg.data)
+    pool = inputs.read_pretrain(cfg.run.seed)
+    backbone, lineage = backbone_for(cfg, run_dir, inputs, pool if inputs.modality == "text" else pool.train, resume_ckpt)
+    inputs.save(run_dir)
+    write_config(run_dir, cfg, "pretrain", lineage)
+    train_set, val_set = inputs.pretrain_sets(pool, cfg, say)
+
+    module = build_objective(cfg.objective, backbone, inputs.objective_info(pool))
+    unit = "blocks" if inputs.modality == "text" else "examples"
+    run = prepare_training(cfg, module, FullStrategy(), train_set, run_dir, resume_ckpt, say, unit)
+    evaluate_val = evaluator(module, val_set, cfg.train)
+
+    # The objective head's facts (e.g. the supervised objective's source labels) go with each checkpoint.
+    head_meta = {"objective": cfg.objective.kind, **(module.info() if hasattr(module, "info") else {})}
+    save = RunCheckpoints(run_dir, module, head_meta, run.strategy, run.optimizer, keep=run.cfg.keep_checkpoints)
+    state = train(module, run, evaluate_val, Monitor.from_config(run.cfg, module.new_metrics().primary), save, say=say)
+    final = evaluate_val(None)
+    result = {"val": final, "steps": state.step, "train_seconds": state.elapsed_s, "items_seen": state.items_seen,
+              "tokens_per_s": state.items_seen / max(state.elapsed_s, 1e-9) if cfg.objective.kind == "causal_lm" else None}
+    write_json_atomic(run_dir / "result.json", result)
+    say(f"pretrain done: val {shown(final)} after {state.step} steps, {state.elapsed_s:.1f}s -> {run_dir}")
+    return run_dir
+
+
+def pretrain_objective(pre_cfg: PretrainConfig, pre_dir: Path, ckpt: Path) -> tuple[torch.nn.Module, Examples]:
+    """A pretraining run's objective module with checkpoint `ckpt`'s weights, and its validation set."""
+    inputs = open_inputs(pre_cfg.data)
+    pool = inputs.read_pretrain(pre_cfg.run.seed)
+    inputs.load(pre_dir)
+    module = build_objective(pre_cfg.objective, load_backbone(ckpt), inputs.objective_info(pool))
+    load_module_weights(ckpt, module)
+    _, val_set = inputs.pretrain_sets(pool, pre_cfg, lambda *_: None)
+    return module, val_set
