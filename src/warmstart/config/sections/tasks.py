@@ -1,0 +1,120 @@
+"""Fine-tuning sections: the tasks (union Task: the head and its loss) and the strategies (union Strategy:
+which parameters train, at which learning rates)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from warmstart.config.sections.base import Section
+
+
+# --------------------------------------------------------------------------------------- tasks
+
+Pooling = Literal["mean", "cls", "last"]
+
+
+class ClassificationTask(Section):
+    kind: Literal["classification"] = "classification"
+    pooling: Pooling | None = Field(None, description="How to pool tokens: mean, cls (first) or last; "
+                                    "default: mean for encoders, last for decoders.")
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the linear head.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing.")
+    class_weights: dict[str, float] | Literal["balanced"] | None = Field(
+        None, description="Per-class loss weights: {label: weight} (unlisted labels weigh 1), 'balanced' "
+        "(n / (n_classes * count) over the training split), or null = unweighted.")
+    multilabel: bool = Field(False, description="Each example has a set of labels (binary cross-entropy "
+                             "per label, sigmoid outputs).")
+    label_sep: str = Field("|", min_length=1, description="Multi-label only: separator between the labels "
+                           "of one example, e.g. 'sports|politics'.")
+
+    @model_validator(mode="after")
+    def _check_loss(self):
+        if self.multilabel and self.label_smoothing:
+            raise ValueError("label_smoothing applies to single-label cross-entropy, not to multilabel")
+        if isinstance(self.class_weights, dict) and any(w < 0 for w in self.class_weights.values()):
+            raise ValueError(f"class_weights must be >= 0, got {self.class_weights}")
+        return self
+
+
+class RegressionTask(Section):
+    kind: Literal["regression"] = "regression"
+    pooling: Pooling | None = Field(None, description="How to pool tokens (see classification).")
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the linear head.")
+    loss: Literal["mse", "mae", "huber"] = Field("mse", description="Regression loss.")
+    huber_delta: float = Field(1.0, gt=0, description="Huber loss: quadratic below this error, linear "
+                               "above (in z-scored units when standardize).")
+    standardize: bool = Field(True, description="Train on z-scored targets (statistics from the "
+                              "training split); metrics are in original units.")
+
+
+Task = Annotated[ClassificationTask | RegressionTask, Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------------------------- strategies
+
+# The head_lr field every strategy has. A shared type, not a shared base class: pydantic puts inherited
+# fields first, and head_lr comes after the strategy's own fields in most strategies (an order that shows
+# in `warmstart config explain`, in saved configs and in the order of validation errors).
+_HeadLR = Annotated[float | None, Field(gt=0, description="LR of the head (default: optim.lr).")]
+
+
+class FullStrategy(Section):
+    kind: Literal["full"] = "full"
+    head_lr: _HeadLR = None
+
+
+class LinearProbeStrategy(Section):
+    kind: Literal["linear_probe"] = "linear_probe"
+    head_lr: _HeadLR = None
+    freeze_norm_stats: bool = Field(True, description="Keep the frozen backbone in eval mode "
+                                    "(no dropout, fixed norm statistics).")
+
+
+class PartialStrategy(Section):
+    """The top k layer groups of the backbone and the head train; the rest is frozen."""
+
+    kind: Literal["partial"] = "partial"
+    n_groups: int = Field(1, ge=0, description="How many layer groups, counted from the top (output side), train.")
+    head_lr: _HeadLR = None
+
+
+class DiscriminativeStrategy(Section):
+    """Layer-wise LR decay: layer group i of n gets optim.lr * decay^(n-1-i); the head its own LR."""
+
+    kind: Literal["discriminative"] = "discriminative"
+    decay: float = Field(0.8, gt=0, le=1, description="LR ratio between a layer group and the one above it.")
+    head_lr: _HeadLR = None
+
+
+class GradualUnfreezeStrategy(Section):
+    """ULMFiT: start with only the head training, unfreeze one layer group from the top per epoch (or per N steps)."""
+
+    kind: Literal["gradual_unfreeze"] = "gradual_unfreeze"
+    every_steps: int | None = Field(None, ge=1, description="Unfreeze the next group every N optimizer "
+                                    "steps (null = every epoch).")
+    decay: float = Field(1.0, gt=0, le=1, description="Layer-wise LR decay as in discriminative "
+                         "(1 = one LR for all groups).")
+    head_lr: _HeadLR = None
+
+
+class LoRAStrategy(Section):
+    """LoRA adapters (peft) on the backbone's linear layers; the base is frozen, adapters and head train."""
+
+    kind: Literal["lora"] = "lora"
+    r: int = Field(8, ge=1, description="Adapter rank.")
+    alpha: float = Field(16.0, gt=0, description="Scaling numerator: the adapter update is scaled by alpha / r.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the adapter input.")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear", description="Module names to adapt (peft matching, e.g. [query, value] for "
+        "bert, [c_attn] for gpt2), or all-linear.")
+    head_lr: _HeadLR = None
+
+
+Strategy = Annotated[
+    FullStrategy | LinearProbeStrategy | PartialStrategy | DiscriminativeStrategy | GradualUnfreezeStrategy
+    | LoRAStrategy,
+    Field(discriminator="kind"),
+]
+
