@@ -33,6 +33,26 @@ def test_sources_cover_the_text_kinds_of_the_schema():
     assert text_kinds == set(SOURCES) and set(SOURCES) <= kinds
 
 
+def test_image_and_vector_sources_cover_their_kinds_of_the_schema():
+    """Each data kind of the schema has exactly one reader: text kinds in SOURCES, image kinds in
+    IMAGE_SOURCES, vector kinds in VECTOR_SOURCES (split by the section's modality)."""
+    import typing
+
+    from warmstart.config import schema
+    from warmstart.data.images import IMAGE_SOURCES
+    from warmstart.data.vectors import VECTOR_SOURCES
+
+    by_modality: dict[str, set] = {}
+    for union in (schema.PretrainData, schema.FinetuneData):
+        for member in typing.get_args(typing.get_args(union)[0]):
+            by_modality.setdefault(member.modality, set()).update(
+                typing.get_args(member.model_fields["kind"].annotation))
+    assert set(by_modality) == {"text", "image", "vector"}
+    assert by_modality["text"] == set(SOURCES)
+    assert by_modality["image"] == set(IMAGE_SOURCES)
+    assert by_modality["vector"] == set(VECTOR_SOURCES)
+
+
 def test_txt_one_document_per_non_empty_line():
     docs = load_corpus(CorpusData(path=str(FIXTURES / "corpus.txt")))
     assert len(docs) == 21  # 22 lines, one blank

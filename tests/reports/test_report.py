@@ -15,7 +15,7 @@ import pytest
 
 from warmstart.errors import CheckpointError, DataError, WarmstartError
 from warmstart.reports import write_report
-from warmstart.reports import tables
+from warmstart.reports import analysis, tables
 from warmstart.reports.collect import load_comparison
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -28,7 +28,7 @@ T_975_DF2 = 4.302652729911275     # Student t quantile, 97.5%, 2 degrees of free
 def test_labels_saved_is_ten_x_on_the_synthetic_curves(compare_dir):
     cmp = load_comparison(compare_dir)
     assert cmp.scratch_arm == "scratch" and cmp.budgets == [10, 100, 1000, 10000]
-    got = {s.n_labels: s.match for s in tables.labels_saved(cmp)}
+    got = {s.n_labels: s.match for s in analysis.labels_saved(cmp)}
     # pretrained(n) = scratch(10 n) exactly, so scratch needs 10x the labels while 10 n is in range.
     for n in (10, 100, 1000):
         assert got[n].bound == "" and got[n].labels == pytest.approx(10 * n, rel=1e-9)
@@ -37,7 +37,7 @@ def test_labels_saved_is_ten_x_on_the_synthetic_curves(compare_dir):
 
 def test_lift_is_a_paired_t_interval_over_seeds(compare_dir, offsets):
     cmp = load_comparison(compare_dir)
-    lifts = tables.lifts(cmp)
+    lifts = analysis.lifts(cmp)
     assert [it.n_labels for it in lifts] == [10, 100, 1000, 10000]
     # Per seed: arm − scratch = 0.05·ln(10) + (pretrained offset − scratch offset) = mean ± {0.02, 0, -0.02}.
     diffs = [0.05 * math.log(10) + offsets["pretrained"][s] - offsets["scratch"][s] for s in (0, 1, 2)]
@@ -58,7 +58,7 @@ def test_interpolated_label_counts_are_rounded_to_two_significant_digits():
 
 def test_steps_and_seconds_to_target(compare_dir):
     cmp = load_comparison(compare_dir)
-    conv = {(c.arm, c.n_labels): c for c in tables.convergence(cmp)}
+    conv = {(c.arm, c.n_labels): c for c in analysis.convergence(cmp)}
     # Target: 95% of scratch's best val acc 0.8 = 0.76. Pretrained's val acc is 0.9·step/40
     # (flat after 40): first eval reaching 0.76 is step 40 (step 30 gives 0.675), at 0.05 s/step.
     # Scratch's is 0.8·step/100: step 100 (step 90 gives 0.72), at 0.04 s/step.
@@ -76,16 +76,16 @@ def test_lower_is_better_metric(tmp_path, make_compare):
     d = make_compare(tmp_path, metric="mse", higher=False, budgets=[10, 100, 1000], seeds=[0, 2])
     cmp = load_comparison(d)
     assert not cmp.higher_is_better
-    saved = {s.n_labels: s.match for s in tables.labels_saved(cmp)}
+    saved = {s.n_labels: s.match for s in analysis.labels_saved(cmp)}
     assert saved[10].labels == pytest.approx(100) and saved[100].labels == pytest.approx(1000)
     assert saved[1000].bound == ">"
-    lift = tables.lifts(cmp)[0]
+    lift = analysis.lifts(cmp)[0]
     # Per seed, arm − scratch mse = −(0.05·ln 10 + pretrained offset − scratch offset) and the
     # offsets differ by ∓0.02 for seeds 0, 2: mean lift −0.05·ln 10 (negative = better).
     assert lift.interval.diff == pytest.approx(-0.05 * math.log(10))
     # Two seeds: t_{0.975,1} = 12.7 makes the interval wide enough to include 0.
     assert lift.interval.low < 0 < lift.interval.high and lift.verdict(False) == "within noise"
-    conv = {(c.arm, c.n_labels): c for c in tables.convergence(cmp)}
+    conv = {(c.arm, c.n_labels): c for c in analysis.convergence(cmp)}
     # Scratch's best val mse is 2 − 0.8 = 1.2, so the target is 1.2 + 5% = 1.26; pretrained's mse
     # 2 − 0.9·step/40 first gets there at step 40, scratch's 2 − 0.8·step/100 at step 100.
     assert conv[("pretrained", 10)].target == pytest.approx(1.26)
@@ -146,7 +146,7 @@ def test_degrades_without_pretrain_dir_and_cell_dirs(tmp_path, make_compare):
     assert "1 cell run directory missing" in md
     cmp = load_comparison(d)
     assert len(cmp.cells) == 8                                # the cell still counts, from compare.json
-    assert {s.n_labels: round(s.match.labels) for s in tables.labels_saved(cmp)}[10] == 100
+    assert {s.n_labels: round(s.match.labels) for s in analysis.labels_saved(cmp)}[10] == 100
 
 
 def test_unfinished_cells_are_left_out(tmp_path, make_compare):
@@ -249,7 +249,7 @@ def test_fractional_and_all_budgets_group_by_configured_budget(tmp_path, make_co
     (d / "compare.json").write_text(json.dumps(raw))
     cmp = load_comparison(d)
     assert [cmp.n_labels_of(b) for b in cmp.budgets] == [10, 100, 1000]
-    saved = {s.n_labels: s.match for s in tables.labels_saved(cmp)}
+    saved = {s.n_labels: s.match for s in analysis.labels_saved(cmp)}
     assert saved[10].labels == pytest.approx(100) and saved[100].labels == pytest.approx(1000)
 
 

@@ -4,6 +4,8 @@ Sources: scikit-learn's bundled handwritten digits (the embedded default, no dow
 with one sub-folder per class (read with Pillow), and .npz arrays. Records index into the array,
 so splitting and label budgets reuse data.split_records without copying pixels. Every problem with
 a file is a one-line DataError naming it. No torch here.
+
+IMAGE_SOURCES maps the config's image `data.kind` to a reader; `load_images` dispatches on it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from warmstart.data.splits import Splits, budget_count, split_records, stratified_order
-from warmstart.errors import DataError
+from warmstart.errors import ConfigError, DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -125,14 +127,16 @@ def read_npz(path: str | Path, x_key: str = "x", y_key: str | None = "y", layout
             y = None
             if y_key is not None:
                 if y_key not in arrays:
-                    raise DataError(f"{p}: no array {y_key!r} (has {sorted(arrays.files)}); set data.y_key: null for unlabeled images")
+                    raise DataError(f"{p}: no array {y_key!r} (has {sorted(arrays.files)}); "
+                                    "set data.y_key: null for unlabeled images")
                 y = arrays[y_key]
     except (OSError, ValueError) as e:
         raise DataError(f"{p}: not a readable .npz file ({type(e).__name__})") from None
     if x.ndim == 3:
         x = x[:, None]
     elif x.ndim == 4:
-        channels_last = layout == "nhwc" or (layout == "auto" and x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4))
+        channels_last = layout == "nhwc" or (layout == "auto" and x.shape[-1] in (1, 3, 4)
+                                             and x.shape[1] not in (1, 3, 4))
         if channels_last:
             x = x.transpose(0, 3, 1, 2)
     else:
@@ -145,7 +149,8 @@ def read_npz(path: str | Path, x_key: str = "x", y_key: str | None = "y", layout
         pixels, scale = x.astype(np.float32), 1.0
         bad = ~np.isfinite(pixels)
         if bad.any():
-            raise DataError(f"{p}: {x_key} has {int(bad.sum())} NaN/inf value(s), first in image {int(np.argwhere(bad)[0][0])}")
+            raise DataError(f"{p}: {x_key} has {int(bad.sum())} NaN/inf value(s), "
+                            f"first in image {int(np.argwhere(bad)[0][0])}")
     else:
         raise DataError(f"{p}: {x_key} has dtype {x.dtype}; expected uint8 or floating-point pixels")
     if y is not None and (y.ndim != 1 or len(y) != len(x)):
@@ -154,13 +159,30 @@ def read_npz(path: str | Path, x_key: str = "x", y_key: str | None = "y", layout
     return ImageSet(np.ascontiguousarray(pixels), labels, scale, str(p))
 
 
+def _digits(cfg) -> ImageSet:
+    return read_digits(cfg.classes)
+
+
+def _image_folder(cfg) -> ImageSet:
+    return read_image_folder(cfg.path, cfg.resize, cfg.color, cfg.classes)
+
+
+def _npz(cfg) -> ImageSet:
+    return read_npz(cfg.path, cfg.x_key, cfg.y_key, cfg.layout)
+
+
+IMAGE_SOURCES = {
+    "digits": _digits,
+    "image_folder": _image_folder,
+    "npz": _npz,
+}
+
+
 def load_images(cfg) -> ImageSet:
     """The ImageSet for an image data section (schema.DigitsData, ImageFolderData or NpzData)."""
-    if cfg.kind == "digits":
-        return read_digits(cfg.classes)
-    if cfg.kind == "image_folder":
-        return read_image_folder(cfg.path, cfg.resize, cfg.color, cfg.classes)
-    return read_npz(cfg.path, cfg.x_key, cfg.y_key, cfg.layout)
+    if cfg.kind not in IMAGE_SOURCES:
+        raise ConfigError(f"data.kind={cfg.kind!r} is not an image source; expected one of {sorted(IMAGE_SOURCES)}")
+    return IMAGE_SOURCES[cfg.kind](cfg)
 
 
 # -------------------------------------------------------------------------------------- splits

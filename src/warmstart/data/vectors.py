@@ -3,6 +3,8 @@
 Sources: a CSV file with a header (feature columns + a label or target column) and the small real
 tables bundled with scikit-learn (no download). A missing, non-numeric or NaN value is a one-line
 DataError naming the file, row and column. No torch here.
+
+VECTOR_SOURCES maps the config's vector `data.kind` to a reader; `load_vectors` dispatches on it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from warmstart.errors import DataError
+from warmstart.errors import ConfigError, DataError
 
 
 @dataclass
@@ -46,7 +48,8 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def read_csv_features(path: str | Path, label_field: str | None = "label", feature_fields: list[str] | None = None) -> VectorSet:
+def read_csv_features(path: str | Path, label_field: str | None = "label",
+                      feature_fields: list[str] | None = None) -> VectorSet:
     """Rows of a CSV file as feature vectors. Labels stay strings; a regression task converts them."""
     p = Path(path)
     if not p.is_file():
@@ -95,11 +98,26 @@ def read_sklearn_table(name: str) -> VectorSet:
     bunch = getattr(datasets, f"load_{name}")()
     target = bunch.target
     labels = [float(v) for v in target] if name == "diabetes" else [int(v) for v in target]
-    return VectorSet(np.asarray(bunch.data, dtype=np.float32), labels, [str(n) for n in bunch.feature_names], f"{name} (scikit-learn)")
+    return VectorSet(np.asarray(bunch.data, dtype=np.float32), labels, [str(n) for n in bunch.feature_names],
+                     f"{name} (scikit-learn)")
+
+
+def _csv_features(cfg) -> VectorSet:
+    return read_csv_features(cfg.path, cfg.label_field, cfg.feature_fields)
+
+
+def _sklearn_table(cfg) -> VectorSet:
+    return read_sklearn_table(cfg.name)
+
+
+VECTOR_SOURCES = {
+    "csv_features": _csv_features,
+    "sklearn_table": _sklearn_table,
+}
 
 
 def load_vectors(cfg) -> VectorSet:
     """The VectorSet for a vector data section (schema.CsvFeaturesData or SklearnTableData)."""
-    if cfg.kind == "csv_features":
-        return read_csv_features(cfg.path, cfg.label_field, cfg.feature_fields)
-    return read_sklearn_table(cfg.name)
+    if cfg.kind not in VECTOR_SOURCES:
+        raise ConfigError(f"data.kind={cfg.kind!r} is not a vector source; expected one of {sorted(VECTOR_SOURCES)}")
+    return VECTOR_SOURCES[cfg.kind](cfg)

@@ -17,8 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from warmstart.reports import stats
+from warmstart.reports.analysis import Lift, seed_values
 from warmstart.reports.collect import Comparison, Run
-from warmstart.reports.tables import Lift, seed_values
 
 SCRATCH_COLOR = "#6b6b6b"
 COLORS = ["#1f6fb4", "#d0452c", "#2e9a47", "#8a5cc2", "#e08a12", "#8c564b", "#c2508f"]

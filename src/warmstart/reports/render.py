@@ -16,9 +16,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from warmstart.reports import plots, tables
-from warmstart.reports.collect import Comparison, Run, detect, find_run, is_number, load_comparison, load_run, read_json
-from warmstart.reports.tables import Table, fmt_count, fmt_metric, fmt_seconds, fmt_signed, summarize_section
+from warmstart.reports import analysis, lineage, plots, tables
+from warmstart.reports.collect import (Comparison, Run, detect, find_run, is_number, load_comparison, load_run,
+                                       read_json)
+from warmstart.reports.lineage import summarize_section
+from warmstart.reports.tables import Table, fmt_count, fmt_metric, fmt_seconds, fmt_signed
 
 
 # ----------------------------------------------------------------------------- blocks
@@ -65,24 +67,25 @@ def _plot(name: str, caption: str, fig) -> list[Block]:
 def compare_blocks(cmp: Comparison, target_fraction: float = 0.95, confidence: float = 0.95) -> tuple[str, list[Block]]:
     """Title and blocks of the transfer report for one comparison."""
     scratch = cmp.scratch_arm
-    savings = tables.labels_saved(cmp)
-    lifts = tables.lifts(cmp, confidence)
-    conv = tables.convergence(cmp, target_fraction)
-    targets = tables.scratch_targets(cmp, target_fraction)
+    savings = analysis.labels_saved(cmp)
+    lifts = analysis.lifts(cmp, confidence)
+    conv = analysis.convergence(cmp, target_fraction)
+    targets = analysis.scratch_targets(cmp, target_fraction)
     pct = f"{100 * confidence:g}%"
 
     blocks: list[Block] = [
-        Paragraph(f"{_plural(len(cmp.arms), 'arm')} ({', '.join(cmp.arms)}) × {_plural(len(cmp.budgets), 'label budget')}, "
+        Paragraph(f"{_plural(len(cmp.arms), 'arm')} ({', '.join(cmp.arms)}) × "
+                  f"{_plural(len(cmp.budgets), 'label budget')}, "
                   f"{_plural(len(cmp.cells), 'finished cell')}. Headline metric: test {tables.metric_label(cmp)}. "
                   f"Source: {cmp.path}.", "lead"),
-        Paragraph(tables.finetune_setup(cmp), "lead"),
+        Paragraph(lineage.finetune_setup(cmp), "lead"),
         *[Paragraph(n, "note") for n in cmp.notes],
         Heading("What pretraining bought"),
     ]
     if scratch is None:
         blocks.append(Paragraph("No arm has init “scratch”, so there is no baseline: labels saved, lift and "
-                                "convergence targets are not computed. The curves and tables below still show each arm.",
-                                "note"))
+                                "convergence targets are not computed. The curves and tables below still show "
+                                "each arm.", "note"))
     else:
         blocks.append(Bullets(headline(cmp, savings, lifts, conv, pct)))
 
@@ -108,7 +111,7 @@ def compare_blocks(cmp: Comparison, target_fraction: float = 0.95, confidence: f
     forgetting = tables.forgetting_table(cmp)
     if forgetting is not None:
         blocks += [Heading("Forgetting check"), forgetting]
-    blocks += [Heading("Lineage"), *pretrain_blocks(cmp), tables.lineage_table(cmp)]
+    blocks += [Heading("Lineage"), *pretrain_blocks(cmp), lineage.lineage_table(cmp)]
     if cmp.pretrain is not None:
         blocks += _plot("pretrain", "Pretraining loss.", plots.pretrain_figure(cmp.pretrain))
     return f"Transfer report: {cmp.name}", blocks
@@ -118,17 +121,18 @@ def headline(cmp: Comparison, savings, lifts, conv, pct: str) -> list[str]:
     """The few sentences a reader should leave with: per arm and budget, the label-equivalent and
     the lift with its interval; then convergence speed at the largest budget."""
     scratch = cmp.scratch_arm
-    sx, _ = tables.arm_curve(cmp, scratch)
+    sx, _ = analysis.arm_curve(cmp, scratch)
     lift_at = {(it.arm, it.n_labels): it for it in lifts}
     out = []
     for s in savings:
-        text = s.sentence(scratch, min(sx), max(sx))
+        text = tables.saving_sentence(s, scratch, min(sx), max(sx))
         it = lift_at.get((s.arm, s.n_labels))
         if it is not None:
             iv = it.interval
             ci = (f"{pct} CI {fmt_signed(iv.low)} to {fmt_signed(iv.high)}, n={iv.n}, {iv.method}"
                   if not math.isnan(iv.low) else iv.method)
-            text += f"; test {cmp.metric} {fmt_metric(it.arm_mean)} vs {fmt_metric(it.scratch_mean)} (Δ {fmt_signed(iv.diff)}, {ci})"
+            text += (f"; test {cmp.metric} {fmt_metric(it.arm_mean)} vs {fmt_metric(it.scratch_mean)} "
+                     f"(Δ {fmt_signed(iv.diff)}, {ci})")
         out.append(text + ".")
     largest = cmp.budgets[-1]
     at_largest = [c for c in conv if c.budget == largest and c.n_runs and not math.isnan(c.target)]
@@ -154,7 +158,7 @@ def pretrain_blocks(cmp: Comparison) -> list[Block]:
     text = f"Pretraining run: {run.path}"
     details = [f"objective: {summarize_section(cfg.get('objective'))}" if cfg.get("objective") else None,
                f"corpus: {summarize_section(cfg.get('data'))}" if cfg.get("data") else None]
-    cost = tables.pretrain_cost(run)
+    cost = analysis.pretrain_cost(run)
     if cost:
         details.append(f"{fmt_count(cost['steps'])} steps, {fmt_count(cost['items_seen'])} items, "
                        f"{fmt_seconds(cost['train_seconds'])}")
@@ -172,10 +176,12 @@ def pretrain_blocks(cmp: Comparison) -> list[Block]:
 def run_blocks(run: Run) -> tuple[str, list[Block]]:
     """Title and blocks of the smaller report for one run directory: results, setup, curves."""
     cfg, res = run.config, run.result or {}
-    verb = cfg.get("verb") or ("finetune" if "test" in res or run.test else "pretrain" if cfg.get("objective") else "run")
+    verb = cfg.get("verb") or ("finetune" if "test" in res or run.test
+                               else "pretrain" if cfg.get("objective") else "run")
     blocks: list[Block] = [Paragraph(f"A {verb} run. Source: {run.path}.", "lead")]
     if run.result is None:
-        blocks.append(Paragraph("No result.json (the run may not have finished): numbers below come from metrics.jsonl.", "note"))
+        blocks.append(Paragraph("No result.json (the run may not have finished): numbers below come from "
+                                "metrics.jsonl.", "note"))
 
     # Results: one row per metric, one column per split record we have.
     columns = {"test": res.get("test") or (run.test[-1] if run.test else None),
@@ -251,8 +257,8 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 def _html_table(t: Table) -> str:
     align = t.alignment()
     head = "".join(f'<th class="{align[i]}">{html.escape(c)}</th>' for i, c in enumerate(t.columns))
-    body = "".join("<tr>" + "".join(f'<td class="{align[i]}">{html.escape(v)}</td>' for i, v in enumerate(row)) + "</tr>"
-                   for row in t.rows)
+    body = "".join("<tr>" + "".join(f'<td class="{align[i]}">{html.escape(v)}</td>' for i, v in enumerate(row))
+                   + "</tr>" for row in t.rows)
     notes = "".join(f'<p class="tnote">{html.escape(n)}</p>' for n in t.notes)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n{notes}"
 
