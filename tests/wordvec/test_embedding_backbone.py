@@ -7,7 +7,8 @@ import torch
 
 from warmstart.checkpoint.io import load_tensors, save_checkpoint
 from warmstart.models.base import check_layer_groups
-from warmstart.models.embedding import EmbeddingBackbone, init_embedding_table, token_to_word
+from warmstart.models.embedding import EmbeddingBackbone, init_embedding_table
+from warmstart.tokenizers.words import token_to_word
 from warmstart.config.schema import EmbeddingModel
 
 ENCODERS = ["mean", "cnn", "bilstm"]
@@ -68,7 +69,7 @@ def test_vectors_are_mapped_onto_a_subword_vocabulary():
 
 
 def test_from_config_with_and_without_vectors(tmp_path):
-    from warmstart.wordvec.export import save_vectors
+    from warmstart.data.word_vectors import save_vectors
 
     save_vectors(tmp_path, np.ones((2, 6), dtype=np.float32), ["hello", "world"])
     tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "world", "x"]

@@ -5,7 +5,7 @@ import pytest
 from gensim.models import KeyedVectors
 
 from warmstart.errors import DataError
-from warmstart.wordvec.export import load_vectors, load_word2vec_format, save_vectors, save_word2vec_format
+from warmstart.data.word_vectors import load_vectors, load_word2vec_format, save_vectors, save_word2vec_format
 
 WORDS = ["the", "naïve", "re-use", "x1"]
 

@@ -19,9 +19,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from warmstart.data.word_vectors import load_vectors
 from warmstart.errors import ConfigError
 from warmstart.models.base import Backbone
 from warmstart.tokenizers.train import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID
+from warmstart.tokenizers.words import token_to_word
 from warmstart.types import Features, TextBatch
 
 ENCODERS = ("mean", "cnn", "bilstm")
@@ -170,23 +172,10 @@ class EmbeddingBackbone(Backbone):
             return cls(vocab_size, cfg.d_model, pad_id=special.get("pad") or 0, pool_ignore_ids=ignore, **kwargs)
         if tokens is None or len(tokens) != vocab_size:
             raise ConfigError("model.vectors: needs the tokenizer's tokens (one per id) to map ids to words")
-        from warmstart.wordvec.export import load_vectors
-
         vectors, words = load_vectors(cfg.vectors)
         backbone, coverage = cls.from_vectors(vectors, words, tokens, special, seed, **kwargs)
         backbone.coverage = coverage
         return backbone
-
-
-def token_to_word(token: str) -> str | None:
-    """The word a tokenizer token stands for, or None for a word-piece continuation.
-
-    Byte-level BPE marks a leading space with 'Ġ' and SentencePiece with '▁'; both are stripped.
-    WordPiece continuations ('##ing') are parts of words, not words, so they map to nothing."""
-    if token.startswith("##"):
-        return None
-    token = token.removeprefix("Ġ").removeprefix("▁")
-    return token or None
 
 
 def init_embedding_table(vectors: np.ndarray, words: list[str], tokens: list[str],

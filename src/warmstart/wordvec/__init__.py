@@ -10,8 +10,8 @@ analogy benchmarks, exported as safetensors + vocab.txt or the word2vec formats.
 gensim and torch are imported only when a kind that needs them runs.
 """
 
+from warmstart.data.word_vectors import load_vectors, load_word2vec_format, save_vectors, save_word2vec_format
 from warmstart.wordvec.evaluate import evaluate_vectors, format_eval_table
-from warmstart.wordvec.export import load_vectors, load_word2vec_format, save_vectors, save_word2vec_format
 from warmstart.wordvec.pretrain import TRAINERS, evaluate_run, parse_objective, pretrain, train
 from warmstart.wordvec.vocab import build_vocab, tokenize, tokenize_corpus, word_tokenizer
 

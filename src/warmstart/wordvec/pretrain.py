@@ -25,12 +25,11 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from warmstart.config.schema import EmbeddingModel, FastTextObjective, GloVeObjective, Word2VecObjective
+from warmstart.data.word_vectors import VECTORS_FILE, VOCAB_FILE, load_vectors, save_vectors
 from warmstart.errors import ConfigError, DataError
 from warmstart.wordvec.evaluate import evaluate_vectors
-from warmstart.wordvec.export import VECTORS_FILE, VOCAB_FILE, load_vectors, save_vectors
 from warmstart.wordvec.vocab import build_vocab, sentences_to_ids, tokenize_corpus, word_tokenizer
 
-BACKBONE_FORMAT_VERSION = 1
 _OBJECTIVES = {"word2vec": Word2VecObjective, "fasttext": FastTextObjective, "glove": GloVeObjective}
 
 
@@ -170,6 +169,7 @@ def _save_backbone(run_dir: Path, vectors: np.ndarray, words: list[str], kind: s
     import torch
 
     from warmstart.checkpoint.io import save_checkpoint, write_json_atomic
+    from warmstart.models import backbone_json
     from warmstart.models.embedding import EmbeddingBackbone
 
     model = model or EmbeddingModel()
@@ -177,7 +177,7 @@ def _save_backbone(run_dir: Path, vectors: np.ndarray, words: list[str], kind: s
     backbone, _ = EmbeddingBackbone.from_vectors(
         vectors, words, encoder=model.encoder, d_hidden=model.d_hidden, kernel_sizes=model.kernel_sizes,
         freeze_embeddings=model.freeze_embeddings, dropout=model.dropout)
-    spec = {"format_version": BACKBONE_FORMAT_VERSION, **backbone.spec()}
+    spec = backbone_json(backbone)
     save_checkpoint(run_dir / "checkpoints", "final", {"backbone": backbone.state_dict()}, {"backbone": spec})
     write_json_atomic(run_dir / "backbone.json", {
         **spec, "word_vectors": {"objective": kind, "vectors": VECTORS_FILE, "vocab": VOCAB_FILE,

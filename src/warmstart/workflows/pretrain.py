@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from warmstart.checkpoint.run import RunCheckpoints, load_module_weights
 from warmstart.checkpoint.io import write_json_atomic
+from warmstart.checkpoint.run import RunCheckpoints, load_module_weights
 from warmstart.config.schema import WORD_VECTOR_KINDS, FullStrategy, PretrainConfig
 from warmstart.inputs import Examples, open_inputs
 from warmstart.models import load_backbone

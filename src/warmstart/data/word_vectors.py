@@ -1,4 +1,5 @@
 """Word vectors on disk: our safetensors + vocab.txt pair, and the word2vec text/binary formats.
+(File formats only: this module imports nothing of warmstart's above data/.)
 
 - `vectors.safetensors` holds one float32 tensor "vectors" (V, D); `vocab.txt` next to it lists the
   V words, one per line, most frequent first (row i is the vector of line i).
@@ -152,49 +153,3 @@ def _read_text(path: Path, data: bytes) -> tuple[np.ndarray, list[str]]:
     if has_header and len(words) != int(head[0]):
         raise DataError(f"{path}: header says {head[0]} words, found {len(words)}")
     return vectors, words
-
-
-# ------------------------------------------------------------------------------------ run export
-
-
-def run_vectors(run_dir: str | Path) -> tuple[np.ndarray, list[str]]:
-    """The word vectors of a run: a word-vector run's vectors.safetensors, or the embedding table of
-    any run whose backbone is kind=embedding (e.g. a fine-tune that trained its table), one row per
-    tokenizer token that stands for a word (special tokens and word-piece continuations left out)."""
-    run_dir = Path(run_dir)
-    if (run_dir / VECTORS_FILE).is_file():
-        return load_vectors(run_dir)
-    from warmstart.checkpoint.io import resolve_checkpoint
-    from warmstart.errors import ConfigError
-    from warmstart.models import load_backbone
-    from warmstart.models.embedding import token_to_word
-    from warmstart.tokenizers import load_tokenizer, special_ids
-
-    backbone = load_backbone(resolve_checkpoint(run_dir))
-    if backbone.kind != "embedding":
-        raise ConfigError(f"{run_dir}: a {backbone.kind} backbone has no word vectors (word2vec/safetensors export "
-                          f"needs a word-vector run or a kind=embedding backbone)")
-    tokenizer = load_tokenizer(run_dir / "tokenizer")
-    table = backbone.embed.weight.detach().numpy()
-    skip = {i for i in special_ids(tokenizer).values() if i is not None}
-    rows, words, seen = [], [], set()
-    for tid, token in enumerate(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))):
-        word = token_to_word(token)
-        if tid in skip or word is None or word in seen or any(ch.isspace() for ch in word):
-            continue
-        seen.add(word)
-        rows.append(tid), words.append(word)
-    return table[rows], words
-
-
-def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> Path:
-    """Write a run's word vectors as word2vec text (default RUN/export/vectors.txt), word2vec binary
-    (RUN/export/vectors.bin) or safetensors + vocab.txt (into the folder RUN/export); returns the path."""
-    vectors, words = run_vectors(run_dir)
-    if fmt == "safetensors":
-        out = Path(out) if out else Path(run_dir) / "export"
-        save_vectors(out, vectors, words)
-        return out
-    out = Path(out) if out else Path(run_dir) / "export" / ("vectors.bin" if fmt == "word2vec-binary" else "vectors.txt")
-    save_word2vec_format(out, vectors, words, binary=fmt == "word2vec-binary")
-    return out
