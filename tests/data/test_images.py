@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from warmstart.config.schema import DigitsData, ImageFolderData
-from warmstart.data.images import load_images, read_digits, read_image_folder, read_npz, split_filtered
+from warmstart.data.images import read_digits, read_image_folder, read_npz, split_filtered
 from warmstart.data.splits import split_records
-from warmstart.errors import ConfigError, DataError
+from warmstart.errors import DataError
 
 
 def _png(path, size=(6, 5), value=128, mode="L"):
@@ -116,12 +116,3 @@ def test_label_budgets_are_stratified_nested_and_seeded():
 def test_image_folder_config_rejects_bad_resize():
     with pytest.raises(ValueError, match="resize must be positive"):
         ImageFolderData(path="x", resize=(0, 4))
-
-
-def test_unknown_image_kind_is_a_config_error_naming_the_known_kinds():
-    cfg = DigitsData().model_copy(update={"kind": "tiff_stack"})
-    with pytest.raises(ConfigError) as info:
-        load_images(cfg)
-    message = str(info.value)
-    assert "\n" not in message and "'tiff_stack'" in message
-    assert "['digits', 'image_folder', 'npz']" in message

@@ -6,7 +6,7 @@ import pytest
 
 from warmstart.config.schema import CorpusData, LabeledTextData
 from warmstart.data import SOURCES, load_corpus, load_labeled, read_corpus, read_labeled
-from warmstart.errors import DataError
+from warmstart.errors import ConfigError, DataError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
@@ -51,6 +51,22 @@ def test_image_and_vector_sources_cover_their_kinds_of_the_schema():
     assert by_modality["text"] == set(SOURCES)
     assert by_modality["image"] == set(IMAGE_SOURCES)
     assert by_modality["vector"] == set(VECTOR_SOURCES)
+
+
+@pytest.mark.parametrize("section, kind, known", [
+    ("DigitsData", "tiff_stack", "['digits', 'image_folder', 'npz']"),
+    ("SklearnTableData", "parquet", "['csv_features', 'sklearn_table']"),
+])
+def test_unknown_image_or_vector_kind_is_a_config_error_naming_the_known_kinds(section, kind, known):
+    from warmstart.config import schema
+    from warmstart.data.images import load_images
+    from warmstart.data.vectors import load_vectors
+
+    cfg = getattr(schema, section)().model_copy(update={"kind": kind})
+    with pytest.raises(ConfigError) as info:
+        (load_images if cfg.modality == "image" else load_vectors)(cfg)
+    message = str(info.value)
+    assert "\n" not in message and f"'{kind}'" in message and known in message
 
 
 def test_txt_one_document_per_non_empty_line():

@@ -4,9 +4,8 @@ one-line errors naming the file, line and column."""
 import numpy as np
 import pytest
 
-from warmstart.config.schema import SklearnTableData
-from warmstart.data.vectors import load_vectors, read_csv_features, read_sklearn_table
-from warmstart.errors import ConfigError, DataError
+from warmstart.data.vectors import read_csv_features, read_sklearn_table
+from warmstart.errors import DataError
 
 
 def test_csv_features_columns_labels_and_order(tmp_path):
@@ -56,12 +55,3 @@ def test_sklearn_tables(name, shape, labels):
 def test_diabetes_is_a_regression_table():
     table = read_sklearn_table("diabetes")
     assert table.features.shape == (442, 10) and all(isinstance(v, float) for v in table.labels)
-
-
-def test_unknown_vector_kind_is_a_config_error_naming_the_known_kinds():
-    cfg = SklearnTableData().model_copy(update={"kind": "parquet"})
-    with pytest.raises(ConfigError) as info:
-        load_vectors(cfg)
-    message = str(info.value)
-    assert "\n" not in message and "'parquet'" in message
-    assert "['csv_features', 'sklearn_table']" in message
