@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import common
-
 from warmstart.objectives.lm_loss import chunk_rows
 
 FULL = [("gpt-small head", 8 * 256, 256, 8000), ("gpt2-124M head", 8 * 1024, 768, 50257)]

@@ -42,8 +42,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import common
 import torch
+
+import common
 
 FULL = dict(n_layers=6, d_model=256, n_heads=4, max_len=256, vocab_size=8000, batch_size=8)
 QUICK = dict(n_layers=2, d_model=64, n_heads=2, max_len=32, vocab_size=400, batch_size=4)

@@ -5,7 +5,12 @@ import pytest
 import torch
 
 from warmstart.checkpoint.io import (
-    flatten_optimizer, is_valid, latest_checkpoint, resolve_checkpoint, save_checkpoint, unflatten_optimizer,
+    flatten_optimizer,
+    is_valid,
+    latest_checkpoint,
+    resolve_checkpoint,
+    save_checkpoint,
+    unflatten_optimizer,
 )
 from warmstart.errors import CheckpointError
 

@@ -3,9 +3,9 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+
 
 @pytest.fixture(scope="module")
 def workspace(toy_text):

@@ -178,9 +178,9 @@ train: {TRAIN}
         assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
         assert needle in err and extra in err, err
     # A model that does not fit the modality is caught by the schema, before any data is read.
-    (tmp_path / "vit_vec.yaml").write_text(f"""# warmstart finetune vit_vec.yaml
-data: {{kind: sklearn_table, name: iris}}
-model: {{kind: vit}}
+    (tmp_path / "vit_vec.yaml").write_text("""# warmstart finetune vit_vec.yaml
+data: {kind: sklearn_table, name: iris}
+model: {kind: vit}
 """)
     _, err = ws(capsys, "finetune", tmp_path / "vit_vec.yaml", code=2)
     assert "model.kind=vit does not fit vector data" in err and err.count("\n") == 1

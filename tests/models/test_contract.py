@@ -2,10 +2,9 @@
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
 
-from warmstart.models import BACKBONES, backbone_json, check_layer_groups, load_backbone
 from warmstart.checkpoint.io import save_checkpoint
+from warmstart.models import BACKBONES, backbone_json, check_layer_groups, load_backbone
 
 
 @pytest.mark.parametrize("kind", sorted(BACKBONES))

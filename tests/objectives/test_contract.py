@@ -5,7 +5,7 @@ import torch
 
 from warmstart.config.schema import CausalLMObjective, MaskedLMObjective
 from warmstart.models.transformer import TransformerBackbone
-from warmstart.objectives import OBJECTIVES, build_objective
+from warmstart.objectives import build_objective
 from warmstart.objectives.masked_lm import mask_tokens
 
 SPECIAL = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}

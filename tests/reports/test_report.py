@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from warmstart.errors import CheckpointError, DataError, WarmstartError
-from warmstart.reports import write_report
-from warmstart.reports import analysis, tables
+from warmstart.reports import analysis, tables, write_report
 from warmstart.reports.collect import load_comparison
 
 SRC = Path(__file__).resolve().parents[2] / "src"

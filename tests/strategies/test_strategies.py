@@ -52,7 +52,11 @@ def test_linear_probe_freezes_backbone_bitwise():
 # ---- partial / discriminative / gradual_unfreeze / lora ----------------------------------------
 
 from warmstart.config.schema import (  # noqa: E402
-    DiscriminativeStrategy, GradualUnfreezeStrategy, LoRAStrategy, PartialStrategy, SGDOptim,
+    DiscriminativeStrategy,
+    GradualUnfreezeStrategy,
+    LoRAStrategy,
+    PartialStrategy,
+    SGDOptim,
 )
 
 

@@ -4,8 +4,8 @@ with missing special tokens; fine-tuning encoding."""
 from pathlib import Path
 
 import pytest
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from warmstart.config.schema import BPETokenizer, HFTokenizer, WordPieceTokenizer
 from warmstart.data import read_corpus
 from warmstart.errors import CheckpointError, ConfigError

@@ -13,8 +13,8 @@ import signal
 import sys
 
 import warmstart.checkpoint.io as io
-import warmstart.data.loaders as loaders
 import warmstart.checkpoint.run as run
+import warmstart.data.loaders as loaders
 from warmstart.cli import main
 
 args, rest = argparse.ArgumentParser(), None

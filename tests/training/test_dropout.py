@@ -12,7 +12,14 @@ from torch import nn
 from warmstart.config.schema import CausalLMObjective, MaskedLMObjective
 from warmstart.models.transformer import TransformerBackbone
 from warmstart.objectives import build_objective
-from warmstart.training.dropout import WARMSTART_SDPA, FastDropout, hash_dropout, keep_mask, math_attention, use_fast_dropout
+from warmstart.training.dropout import (
+    WARMSTART_SDPA,
+    FastDropout,
+    hash_dropout,
+    keep_mask,
+    math_attention,
+    use_fast_dropout,
+)
 
 SPECIAL = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
 

@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from warmstart.config.schema import CausalLMObjective, FullStrategy, SGDOptim, TrainSection, ConstantSchedule
+from warmstart.checkpoint.run import RunCheckpoints
+from warmstart.config.schema import CausalLMObjective, ConstantSchedule, FullStrategy, SGDOptim, TrainSection
 from warmstart.data.loaders import BatchIterator, FullBatchIterator, pad_collate, sequential_batches
 from warmstart.errors import ConfigError, TrainingError
 from warmstart.evaluation import evaluate
@@ -13,7 +14,6 @@ from warmstart.models.transformer import TransformerBackbone
 from warmstart.objectives import build_objective
 from warmstart.optim import build_optimizer, build_schedule
 from warmstart.strategies import build_strategy
-from warmstart.checkpoint.run import RunCheckpoints
 from warmstart.training.loop import MetricsLog, Training, train
 from warmstart.training.monitor import Monitor
 from warmstart.training.state import TrainState

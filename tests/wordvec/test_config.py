@@ -3,7 +3,13 @@
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from warmstart.config.schema import WORD_VECTOR_KINDS, EmbeddingModel, FastTextObjective, GloVeObjective, Word2VecObjective
+from warmstart.config.schema import (
+    WORD_VECTOR_KINDS,
+    EmbeddingModel,
+    FastTextObjective,
+    GloVeObjective,
+    Word2VecObjective,
+)
 
 SECTIONS = [Word2VecObjective, FastTextObjective, GloVeObjective, EmbeddingModel]
 

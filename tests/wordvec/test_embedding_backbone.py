@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from warmstart.checkpoint.io import load_tensors, save_checkpoint
+from warmstart.config.schema import EmbeddingModel
 from warmstart.models.base import check_layer_groups
 from warmstart.models.embedding import EmbeddingBackbone, init_embedding_table
 from warmstart.tokenizers.words import token_to_word
-from warmstart.config.schema import EmbeddingModel
 
 ENCODERS = ["mean", "cnn", "bilstm"]
 

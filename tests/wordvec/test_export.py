@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 
-from warmstart.errors import DataError
 from warmstart.data.word_vectors import load_vectors, load_word2vec_format, save_vectors, save_word2vec_format
+from warmstart.errors import DataError
 
 WORDS = ["the", "naïve", "re-use", "x1"]
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from warmstart.reports import stats
 from warmstart.reports.collect import Comparison, Run, is_number
 
-
 # ----------------------------------------------------------------------------- shared pieces
 
 

@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from warmstart.reports import analysis, lineage, plots, tables
-from warmstart.reports.collect import (Comparison, Run, detect, find_run, is_number, load_comparison, load_run,
-                                       read_json)
+from warmstart.reports.collect import Comparison, Run, detect, find_run, is_number, load_comparison, load_run, read_json
 from warmstart.reports.lineage import summarize_section
 from warmstart.reports.tables import Table, fmt_count, fmt_metric, fmt_seconds, fmt_signed
-
 
 # ----------------------------------------------------------------------------- blocks
 

@@ -7,7 +7,6 @@ same five special tokens at fixed ids, so models and objectives can rely on them
 from __future__ import annotations
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-
 from warmstart.errors import DataError
 
 # Fixed ids: trainers assign special tokens the first ids, in this order.

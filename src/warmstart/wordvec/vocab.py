@@ -90,9 +90,9 @@ def word_tokenizer(words: list[str], lowercase: bool = True):
     ([PAD]=0, [UNK]=1, [CLS]=2, [SEP]=3, [MASK]=4; word i gets id 5 + i). It splits text exactly
     like `tokenize`, maps unknown words to [UNK], and adds [CLS] ... [SEP] like the subword tokenizers.
     """
-    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast  # heavy import, deferred until needed
 
+    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
     from warmstart.tokenizers.train import CLS_ID, SEP_ID, SPECIAL_TOKENS
 
     vocab: dict[str, int] = {t: i for i, t in enumerate(SPECIAL_TOKENS)}

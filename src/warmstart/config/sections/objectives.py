@@ -10,7 +10,6 @@ from pydantic import BeforeValidator, Field, model_validator
 from warmstart.config.sections.base import Section
 from warmstart.config.sections.data import Augment
 
-
 # ---------------------------------------------------------------------------------- objectives
 
 

@@ -8,7 +8,6 @@ from pydantic import Field, model_validator
 
 from warmstart.config.sections.base import Section
 
-
 # ---------------------------------------------------------------------------------- optimizers
 
 

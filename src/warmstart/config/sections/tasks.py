@@ -9,7 +9,6 @@ from pydantic import Field, model_validator
 
 from warmstart.config.sections.base import Section
 
-
 # --------------------------------------------------------------------------------------- tasks
 
 Pooling = Literal["mean", "cls", "last"]
