@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         rows.append({"shape": name, "tokens": n, "d_model": d, "vocab": v, "variant": variant,
                      "seconds": common.median([x["seconds"] for x in xs]), "seconds_rounds": [x["seconds"] for x in xs],
                      "peak_mb": common.median([x["peak_mb"] for x in xs]),
-                     "time_vs_whole": common.median([x["seconds"] / y["seconds"] for x, y in zip(xs, whole)]),
-                     "loss_diff_vs_whole": max(abs(x["loss"] - y["loss"]) for x, y in zip(xs, whole))})
+                     "time_vs_whole": common.median([x["seconds"] / y["seconds"] for x, y in zip(xs, whole, strict=True)]),
+                     "loss_diff_vs_whole": max(abs(x["loss"] - y["loss"]) for x, y in zip(xs, whole, strict=True))})
     common.print_table(f"LM loss forward+backward, whole vs chunked ({rounds} alternating rounds, fresh process each)",
                        ["shape", "tokens x d x vocab", "variant", "seconds", "x whole", "peak MB", "|loss diff|"],
                        [[r["shape"], f"{r['tokens']} x {r['d_model']} x {r['vocab']}", r["variant"], r["seconds"],

@@ -40,6 +40,7 @@ import os
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import torch
@@ -138,7 +139,7 @@ class WarmstartArm:
         # next() calls of this chunk after its first step (a first-step eval batch is not in this list)
         waits = self.batches.waits[n_waits:][-(steps - 1):]
         return {"tokens_per_s": (steps - 1) * self.tokens_per_step / seconds, "data_wait_frac": sum(waits) / seconds,
-                "loss": train_lines[self.state.step]["loss"], "step_s": [b - a for a, b in zip(clock, clock[1:])]}
+                "loss": train_lines[self.state.step]["loss"], "step_s": [b - a for a, b in pairwise(clock)]}
 
 
 class TrainerArm:
@@ -187,7 +188,7 @@ class TrainerArm:
         out = Trainer(model=self.model, args=args, train_dataset=self.dataset, data_collator=self.collator, callbacks=[self.clock]).train()
         seconds = self.times[-1] - self.times[0]
         return {"tokens_per_s": (steps - 1) * self.tokens_per_step / seconds, "data_wait_frac": None, "loss": out.training_loss,
-                "step_s": [b - a for a, b in zip(self.times, self.times[1:])]}
+                "step_s": [b - a for a, b in pairwise(self.times)]}
 
 
 def copy_weights(module, hf_model, arch: str) -> None:
@@ -290,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
                 waits = [x["data_wait_frac"] for x in runs[a.name] if x["data_wait_frac"] is not None]
                 # The paired baseline: the Trainer arm of the same precision, chunk by chunk.
                 base = next(b for b in arms if b.kind == "trainer" and b.precision == a.precision)
-                ratios = [x["tokens_per_s"] / y["tokens_per_s"] for x, y in zip(runs[a.name], runs[base.name])]
+                ratios = [x["tokens_per_s"] / y["tokens_per_s"] for x, y in zip(runs[a.name], runs[base.name], strict=True)]
                 # Best step: other processes on the cores only ever slow a step down, so each arm's
                 # fastest step (over all rounds) is its least disturbed one.
                 best = a.tokens_per_step / min(t for x in runs[a.name] for t in x["step_s"])

@@ -27,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -123,10 +124,10 @@ def main() -> None:
         kinds.append(("fasttext-sg", {"kind": "fasttext", "arch": "skipgram"}))
     for name, base in kinds:
         cfg = {**base, "epochs": args.epochs, "workers": args.workers}
-        variants = {"ours": lambda: run_ours_gensim(cfg, sentences), "gensim": lambda: run_gensim(cfg, sentences)}
+        variants = {"ours": partial(run_ours_gensim, cfg, sentences), "gensim": partial(run_gensim, cfg, sentences)}
         if base["kind"] == "word2vec":  # our word2vec path tracks the loss: compare with gensim doing the same
-            variants["gensim compute_loss"] = lambda: run_gensim(cfg, sentences, compute_loss=True)
-            variants["ours no loss"] = lambda: run_ours_gensim({**cfg, "compute_loss": False}, sentences)
+            variants["gensim compute_loss"] = partial(run_gensim, cfg, sentences, compute_loss=True)
+            variants["ours no loss"] = partial(run_ours_gensim, {**cfg, "compute_loss": False}, sentences)
         speeds: dict[str, list[float]] = {label: [] for label in variants}
         cpu_speeds: dict[str, list[float]] = {label: [] for label in variants}
         for rep in range(args.reps):  # interleaved, so load from other processes hits every variant alike

@@ -175,7 +175,7 @@ def _predict(args) -> None:
     texts = [ln for ln in lines if ln.strip()]
     if not texts:
         raise DataError(f"{args.input}: no non-empty lines to predict")
-    for text, pred in zip(texts, predict(args.run_dir, texts)):
+    for text, pred in zip(texts, predict(args.run_dir, texts), strict=True):
         print(json.dumps({"text": text, **pred}))
 
 

@@ -3,6 +3,7 @@ import sys
 import typing
 from pathlib import Path
 
+import pydantic
 import pytest
 
 from warmstart.config import load_config, parse_config, schema
@@ -80,7 +81,7 @@ def test_overrides_parse_yaml_scalars_and_create_sections():
 
 def test_config_is_frozen():
     cfg = parse_config(BASE, "finetune")
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         cfg.train.max_steps = 3  # type: ignore[misc]
 
 

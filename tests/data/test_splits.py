@@ -11,7 +11,7 @@ from warmstart.errors import DataError
 
 
 def _records(n_per_class=(600, 300, 100)):
-    labels = [c for c, n in zip("abc", n_per_class) for _ in range(n)]
+    labels = [c for c, n in zip("abc", n_per_class, strict=True) for _ in range(n)]
     return [{"text": f"doc {i}", "label": lab} for i, lab in enumerate(labels)]
 
 

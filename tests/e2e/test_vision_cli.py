@@ -114,7 +114,7 @@ def test_feature_vectors_from_csv_pretrain_regress_predict(tmp_path, capsys):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 4))
     y = x[:, 0] + 2 * x[:, 1]
-    rows = ["a,b,c,d,target"] + [",".join(f"{v:.4f}" for v in (*row, t)) for row, t in zip(x, y)]
+    rows = ["a,b,c,d,target"] + [",".join(f"{v:.4f}" for v in (*row, t)) for row, t in zip(x, y, strict=True)]
     (tmp_path / "f.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "pre.yaml").write_text(f"""# warmstart pretrain pre.yaml
 run: {{name: pre, out_dir: {tmp_path}/runs}}

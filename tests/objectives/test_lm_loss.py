@@ -36,7 +36,7 @@ def test_chunked_equals_whole_in_value_and_gradients(chunk):
     whole = _loss_and_grads(None)
     ref = F.cross_entropy(F.linear(*_inputs()[:3]), _inputs()[3], ignore_index=IGNORE)
     assert torch.allclose(whole[0], ref)
-    for a, b in zip(_loss_and_grads(chunk), whole):
+    for a, b in zip(_loss_and_grads(chunk), whole, strict=True):
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-5)
 
 

@@ -107,7 +107,7 @@ def make_compare(root: Path, *, metric: str = "acc", higher: bool = True, arms: 
                     "task": {"kind": task, "pooling": "mean"}, "strategy": {"kind": record["strategy"], "lr": 1e-3},
                     "verb": "finetune", "warmstart_version": "0.1.0"})
                 lines = []
-                for step, v in zip(EVAL_STEPS, curve):
+                for step, v in zip(EVAL_STEPS, curve, strict=True):
                     lines.append({"step": step, "split": "train", "loss": 1.0 / step, "lr": 1e-3,
                                   "elapsed_s": step * secs, "items": step * 32})
                     lines.append({"step": step, "split": "val", "loss": 1.0 / step, metric: v,

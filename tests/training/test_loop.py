@@ -53,7 +53,7 @@ def test_grad_accumulation_4x8_equals_1x32(tmp_path):
     one, s1 = _run(tmp_path / "a", batch_size=32, grad_accum=1)
     acc, s2 = _run(tmp_path / "b", batch_size=8, grad_accum=4)
     assert s1.items_seen == s2.items_seen
-    for (name, p), q in zip(one.named_parameters(), acc.parameters()):
+    for (name, p), q in zip(one.named_parameters(), acc.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=0, atol=1e-6, msg=name)
 
 
@@ -93,7 +93,7 @@ def test_full_batch_gd_in_ragged_micro_batches_equals_one_batch(tmp_path):
     one, _ = _run(tmp_path / "a", batch_size=32, grad_accum=1)
     gd, state = _run(tmp_path / "b", batch_size=7, grad_accum=5, full_batch=True)
     assert state.items_seen == sum(len(s) - 1 for s in _data())  # every next-token target of the set, once
-    for (name, p), q in zip(one.named_parameters(), gd.parameters()):
+    for (name, p), q in zip(one.named_parameters(), gd.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=0, atol=1e-6, msg=name)
 
 

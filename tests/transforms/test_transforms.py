@@ -81,7 +81,7 @@ def test_shift_moves_pixels_without_inventing_values():
     rows, cols = pos // 9, pos % 9
     assert (out.flatten(1).sum(1) == 1).all()  # still exactly one bright pixel (centre stays inside)
     assert rows.min() >= 2 and rows.max() <= 6 and cols.min() >= 2 and cols.max() <= 6
-    assert len(set(zip(rows.tolist(), cols.tolist()))) > 10  # offsets differ per image
+    assert len(set(zip(rows.tolist(), cols.tolist(), strict=True))) > 10  # offsets differ per image
 
 
 def test_random_erase_fills_one_rectangle_with_zero():

@@ -36,7 +36,7 @@ def test_single_worker_total_matches_gensim_and_two_workers_lose_nothing(corpus)
     one = _run(corpus * 10, workers=1)
     assert one[3]["loss_total"] == pytest.approx(plain.get_latest_training_loss(), rel=0.01)
     two = _run(corpus * 10, workers=2)
-    for a, b in zip(one[4], two[4]):
+    for a, b in zip(one[4], two[4], strict=True):
         assert b[1] == pytest.approx(a[1], rel=0.1)
 
 

@@ -1,5 +1,7 @@
 """GloVe: hand-written gradients equal autograd's, the loss decreases, a planted pair ends up similar."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -32,7 +34,7 @@ def test_one_step_matches_autograd_adagrad():
     expected = [p.detach() - lr * p.grad / (1.0 + p.grad ** 2).sqrt() for p in params]
     cost = model.epoch(rows, cols, log_x, f_x, lr=lr, batch_size=3)
     assert abs(cost - loss.item() / 3) < 1e-6
-    for got, want in zip((model.W, model.C, model.bw, model.bc), expected):
+    for got, want in zip((model.W, model.C, model.bw, model.bc), expected, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
@@ -49,7 +51,7 @@ def test_loss_decreases_and_planted_pair_is_similar(corpus, workers):
     vectors = train_glove(X, d_model=16, epochs=15, x_max=10.0, lr=0.05, batch_size=256, seed=0, workers=workers,
                           on_epoch=lambda epoch, cost, s: costs.append(cost))
     assert costs[-1] < 0.5 * costs[0]
-    assert all(b < a for a, b in zip(costs, costs[1:]))
+    assert all(b < a for a, b in pairwise(costs))
     idx = vocab.index()
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     planted = unit[idx["cat"]] @ unit[idx["dog"]]

@@ -2,6 +2,7 @@
 pair, and a backbone checkpoint + tokenizer that fine-tuning can load."""
 
 import json
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ def test_train_writes_the_run_and_learns_the_planted_pair(kind, corpus, tmp_path
     lines = [json.loads(ln) for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [ln["epoch"] for ln in lines] == list(range(1, 16))
     assert all(ln["split"] == "train" and ln["words_per_s"] > 0 for ln in lines)
-    assert all(a["elapsed_s"] <= b["elapsed_s"] for a, b in zip(lines, lines[1:]))
+    assert all(a["elapsed_s"] <= b["elapsed_s"] for a, b in pairwise(lines))
     if kind == "fasttext":
         assert all(ln["loss"] is None for ln in lines)
     else:

@@ -8,6 +8,7 @@ skipped data is read again and the order is bit-identical to an uninterrupted ru
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from itertools import pairwise
 
 import torch
 
@@ -77,7 +78,7 @@ class FullBatchIterator:
         self.n, self.make_batch = n, make_batch
         self.n_micro = -(-n // micro_batch_size)  # ceil
         self.bounds = [round(i * n / self.n_micro) for i in range(self.n_micro + 1)]
-        self.batch_size = max(b - a for a, b in zip(self.bounds, self.bounds[1:]))
+        self.batch_size = max(b - a for a, b in pairwise(self.bounds))
         self.steps_per_epoch = 1
         self.epoch, self.cursor = 0, 0
 

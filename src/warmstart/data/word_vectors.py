@@ -90,11 +90,11 @@ def save_word2vec_format(path: str | Path, vectors: np.ndarray, words: list[str]
     parts = [f"{len(words)} {vectors.shape[1]}\n".encode()]
     if binary:
         rows = vectors.astype("<f4")
-        for w, row in zip(words, rows):
+        for w, row in zip(words, rows, strict=True):
             parts.append(w.encode("utf-8") + b" " + row.tobytes() + b"\n")
     else:
         # %.9g round-trips float32 exactly (9 significant digits suffice for 24-bit mantissas).
-        for w, row in zip(words, vectors.tolist()):
+        for w, row in zip(words, vectors.tolist(), strict=True):
             parts.append((w + " " + " ".join(f"{x:.9g}" for x in row) + "\n").encode("utf-8"))
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, b"".join(parts))

@@ -74,7 +74,7 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
 
     results: list[dict | None] = [None] * len(cells)
     todo = []
-    for i, (record, ft) in enumerate(cells):
+    for i, (record, _) in enumerate(cells):
         done = compare_dir / record["run_dir"] / "result.json"
         if done.is_file():
             results[i] = read_json(done)
@@ -104,7 +104,7 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
         "metric": metric, "higher_is_better": higher_is_better(metric), "n_train_pool": results[0].get("n_pool"),
         "cells": [{**record, "status": "done", **{k: res.get(k) for k in (
             "n_labels", "test", "best_val", "best_step", "steps", "seconds_to_best", "train_seconds",
-            "params_trained", "params_total", "items_seen", "forgetting")}} for (record, _), res in zip(cells, results)],
+            "params_trained", "params_total", "items_seen", "forgetting")}} for (record, _), res in zip(cells, results, strict=True)],
     }
     write_json_atomic(compare_dir / "compare.json", summary)
     table = summary_table(summary)

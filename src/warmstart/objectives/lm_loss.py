@@ -80,5 +80,5 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out):
-        grads = [g * grad_out if present else None for g, present in zip(ctx.saved_tensors, ctx.present)]
+        grads = [g * grad_out if present else None for g, present in zip(ctx.saved_tensors, ctx.present, strict=True)]
         return (*grads, None, None)

@@ -76,7 +76,7 @@ class PlateauLR(MultiplierLR):
         if self.bad_evals > self.patience:
             self.scale, self.bad_evals = max(self.scale * self.factor, self.min_scale), 0
             # Apply at once (not at the next step()), so the very next optimizer step uses it.
-            for group, base_lr, f in zip(self.optimizer.param_groups, self.base_lrs, self.lr_lambdas):
+            for group, base_lr, f in zip(self.optimizer.param_groups, self.base_lrs, self.lr_lambdas, strict=True):
                 group["lr"] = base_lr * f(self.last_epoch)
 
 

@@ -73,7 +73,7 @@ def labels_saved(cmp: Comparison) -> list[Saving]:
         return []
     out = []
     for arm in other_arms(cmp):
-        for n, mean in zip(*arm_curve(cmp, arm)):
+        for n, mean in zip(*arm_curve(cmp, arm), strict=True):
             out.append(Saving(arm, n, mean, stats.labels_to_match(sx, sy, mean, cmp.higher_is_better)))
     return out
 

@@ -110,7 +110,7 @@ def saving_sentence(s: Saving, scratch: str, n_min: int, n_max: int) -> str:
 def labels_saved_table(cmp: Comparison, savings: list[Saving]) -> Table:
     scratch = cmp.scratch_arm
     sx, sy = arm_curve(cmp, scratch)
-    at = dict(zip(sx, sy))
+    at = dict(zip(sx, sy, strict=True))
     rows = [[s.arm, f"{s.n_labels:,}", fmt_metric(s.arm_mean), fmt_metric(at.get(s.n_labels, math.nan)),
              fmt_match(s.match), {"": "", "<=": "≤ ", ">": "> "}[s.match.bound] + f"{s.ratio:.1f}×"]
             for s in savings]

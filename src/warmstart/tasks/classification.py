@@ -81,8 +81,8 @@ class Classification(nn.Module):
         probs = logits.float().sigmoid() if multi else logits.float().softmax(-1)
         picked = [[self.labels[i] for i in (row > 0.5).nonzero().flatten().tolist()] for row in probs] if multi \
             else [self.labels[i] for i in probs.argmax(-1).tolist()]
-        return [{"labels" if multi else "label": pick, "probs": {str(lab): round(float(p), 5) for lab, p in zip(self.labels, row)}}
-                for pick, row in zip(picked, probs)]
+        return [{"labels" if multi else "label": pick, "probs": {str(lab): round(float(p), 5) for lab, p in zip(self.labels, row, strict=True)}}
+                for pick, row in zip(picked, probs, strict=True)]
 
     def decode(self, logits: torch.Tensor) -> list:
         if self.multilabel:

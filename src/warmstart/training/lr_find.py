@@ -66,9 +66,9 @@ def plot_lr_find(path: Path, lrs: list[float], losses: list[float], suggested: f
 
     sm = smooth(losses)
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    finite = [(lr, loss) for lr, loss in zip(lrs, losses) if math.isfinite(loss)]
+    finite = [(lr, loss) for lr, loss in zip(lrs, losses, strict=True) if math.isfinite(loss)]
     if finite:
-        ax.plot(*zip(*finite), color="0.75", linewidth=1, label="loss")
+        ax.plot(*zip(*finite, strict=True), color="0.75", linewidth=1, label="loss")
     if sm:
         ax.plot(lrs[: len(sm)], sm, color="C0", linewidth=2, label="smoothed")
         lo, hi = min(sm), max(sm)

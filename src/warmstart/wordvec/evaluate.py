@@ -103,7 +103,7 @@ def evaluate_similarity(unit: np.ndarray, index: dict[str, int], pairs: list[tup
     kept = [(index[a], index[b], s) for a, b, s in pairs if a in index and b in index]
     out = {"spearman": None, "n_pairs": len(kept), "oov": len(pairs) - len(kept)}
     if len(kept) >= 2:
-        ia, ib, gold = (np.array(col) for col in zip(*kept))
+        ia, ib, gold = (np.array(col) for col in zip(*kept, strict=True))
         cosine = (unit[ia] * unit[ib]).sum(1)  # (n,) rows are unit length
         rho = spearmanr(cosine, gold).statistic
         out["spearman"] = None if np.isnan(rho) else float(rho)  # nan when one side is constant
@@ -193,7 +193,7 @@ def format_eval_table(results: Mapping[str, dict]) -> str:
                _score(an["semantic"]["accuracy"]) if an else "-",
                _score(an["syntactic"]["accuracy"]) if an else "-"]
         lines.append(row)
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
-    fmt = lambda row: "  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip()  # noqa: E731
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
+    fmt = lambda row: "  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip()  # noqa: E731
     note = "score (evaluated/out-of-vocabulary); analogy = 3CosAdd accuracy over answerable questions"
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, lines), note])

@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
@@ -61,7 +62,7 @@ class GloVe:
         order = torch.randperm(len(rows), generator=self.gen)
         rows, cols, log_x, f_x = rows[order], cols[order], log_x[order], f_x[order]  # shuffled once; batches are views
         bounds = [len(order) * k // workers for k in range(workers + 1)]
-        shards = [(rows[a:b], cols[a:b], log_x[a:b], f_x[a:b]) for a, b in zip(bounds, bounds[1:])]
+        shards = [(rows[a:b], cols[a:b], log_x[a:b], f_x[a:b]) for a, b in pairwise(bounds)]
         if workers == 1:
             costs = [self._train_shard(*shards[0], lr, batch_size)]
         else:

@@ -81,7 +81,7 @@ def predict_file(run_dir: str | Path, path: str | Path) -> list[dict]:
     names, items = inputs.read_predict_file(path)
     if len(names) == 0:
         raise DataError(f"{path}: nothing to predict")
-    return [{"input": name, **pred} for name, pred in zip(names, predict(run_dir, items))]
+    return [{"input": name, **pred} for name, pred in zip(names, predict(run_dir, items), strict=True)]
 
 
 def run_modality(run_dir: str | Path) -> str:
