@@ -60,11 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p = sub.add_parser("report", help="write report.html / report.md for a compare (or run) directory")
     p.add_argument("dir")
-    p = sub.add_parser("export", help="export a run's backbone + tokenizer as a Hugging Face directory, or its word vectors")
+    p = sub.add_parser("export", help="export a run's backbone + tokenizer as a Hugging Face directory, "
+                                      "or its word vectors")
     p.add_argument("run_dir")
     p.add_argument("--format", default="hf", choices=["hf", "word2vec", "word2vec-binary", "safetensors"],
                    help="hf (default); word vectors: word2vec (text), word2vec-binary, safetensors (+ vocab.txt)")
-    p.add_argument("--out", default=None, help="output directory or file (default RUN_DIR/export, or RUN_DIR/export/vectors.txt|.bin)")
+    p.add_argument("--out", default=None,
+                   help="output directory or file (default RUN_DIR/export, or RUN_DIR/export/vectors.txt|.bin)")
 
     p = sub.add_parser("config", help="validate, show, or explain a recipe")
     p.add_argument("action", choices=["validate", "show", "explain"])
@@ -158,7 +160,8 @@ def _predict(args) -> None:
     modality = run_modality(args.run_dir)
     if modality != "text":  # images or feature vectors: files only
         if args.input == "-":
-            raise DataError(f"predict -: stdin takes texts; a {modality} run predicts for an image file, a folder of images, an .npz or a .csv")
+            raise DataError(f"predict -: stdin takes texts; a {modality} run predicts for an image file, "
+                            "a folder of images, an .npz or a .csv")
         for pred in predict_file(args.run_dir, args.input):
             print(json.dumps(pred))
         return
@@ -220,7 +223,8 @@ def explain(cfg, prefix: str = "") -> list[str]:
             lines.append(f"{key}:  ({field.description or type(value).__doc__ or ''})".rstrip())
             lines.extend(explain(value, key + "."))
         else:
-            shown = json.dumps(value, default=lambda v: v.model_dump(mode="json") if isinstance(v, BaseModel) else str(v))
+            shown = json.dumps(value,
+                               default=lambda v: v.model_dump(mode="json") if isinstance(v, BaseModel) else str(v))
             lines.append(f"{key} = {shown}  # {field.description or ''}")
     return lines
 

@@ -50,7 +50,8 @@ def encode_targets(module, records: list[dict], source: str) -> torch.Tensor:
     try:
         return module.encode_targets(labels)
     except (ValueError, KeyError, TypeError) as e:
-        raise DataError(f"{source}: label {e} cannot be used by this task (check data.label_field and task.kind)") from None
+        raise DataError(f"{source}: label {e} cannot be used by this task "
+                        "(check data.label_field and task.kind)") from None
 
 
 # ------------------------------------------------------------------------------------------ text
@@ -91,12 +92,14 @@ class TextInputs:
         self.tokenizer.save_pretrained(str(out))
 
     def backbone_args(self) -> dict:
-        return {"vocab_size": len(self.tokenizer), "special": tokenizers.special_ids(self.tokenizer), "max_len": self.cfg.max_len,
+        return {"vocab_size": len(self.tokenizer), "special": tokenizers.special_ids(self.tokenizer),
+                "max_len": self.cfg.max_len,
                 "tokens": self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))}
 
     def check(self, backbone) -> None:
         if self.cfg.max_len > getattr(backbone, "max_len", self.cfg.max_len):
-            raise ConfigError(f"data.max_len ({self.cfg.max_len}) exceeds the model's maximum positions ({backbone.max_len})")
+            raise ConfigError(f"data.max_len ({self.cfg.max_len}) exceeds the model's maximum positions "
+                              f"({backbone.max_len})")
 
     def objective_info(self, pool) -> dict:
         return tokenizers.special_ids(self.tokenizer)
@@ -107,7 +110,8 @@ class TextInputs:
         cache_dir = cfg.data.cache_dir or Path(cfg.run.out_dir) / ".cache" / "tokens"
         ids = data.token_ids(docs, self.tokenizer, cache_dir)
         train, val = data.split_blocks(ids, cfg.data.max_len, cfg.data.val_frac)
-        say(f"corpus: {len(docs):,} documents, {len(ids):,} tokens -> {len(train):,} train / {len(val):,} val blocks of {cfg.data.max_len}")
+        say(f"corpus: {len(docs):,} documents, {len(ids):,} tokens -> {len(train):,} train / {len(val):,} val "
+            f"blocks of {cfg.data.max_len}")
         return Examples(len(train), block_examples(train)), Examples(len(val), block_examples(val))
 
     def labeled_set(self, records: list[dict], module, train: bool = False) -> Examples:
@@ -209,9 +213,11 @@ class ArrayInputs:
         """The data fits the backbone (and the normalizer inherited with it)."""
         norm, shape = self.normalizer, tuple(self.set.input_shape)
         if norm.modality != self.modality:
-            raise ConfigError(f"data.kind={self.cfg.kind} gives {self.modality} inputs, but the backbone was trained on {norm.modality} inputs")
+            raise ConfigError(f"data.kind={self.cfg.kind} gives {self.modality} inputs, "
+                              f"but the backbone was trained on {norm.modality} inputs")
         if norm.feature_names and self._feature_names() and norm.feature_names != self._feature_names():
-            raise DataError(f"{self.set.source}: feature columns {self._feature_names()} differ from the backbone's {norm.feature_names}")
+            raise DataError(f"{self.set.source}: feature columns {self._feature_names()} "
+                            f"differ from the backbone's {norm.feature_names}")
         accepts = getattr(backbone, "check_input_shape", None)
         problem = accepts(shape) if accepts else f"a {backbone.kind} backbone does not take {self.modality} inputs"
         if problem:

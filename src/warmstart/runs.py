@@ -43,13 +43,15 @@ def open_run_dir(cfg, resume: bool, overwrite: bool) -> tuple[Path, Path | None]
         shutil.rmtree(run_dir)
         ckpt = None
     elif run_dir.exists() and (ckpt is not None or (run_dir / "metrics.jsonl").exists()) and not resume:
-        raise ConfigError(f"{run_dir}: run directory already exists; pass --resume to continue it or --overwrite to start over")
+        raise ConfigError(f"{run_dir}: run directory already exists; "
+                          "pass --resume to continue it or --overwrite to start over")
     if resume and ckpt is not None:
         saved = read_json(run_dir / "config.json")
         now = cfg.model_dump(mode="json")
         changed = [k for k in now if k not in ("train",) and saved.get(k) != now[k]]
         if changed:
-            raise ConfigError(f"{run_dir}: cannot resume with a different config (sections changed: {', '.join(changed)})")
+            raise ConfigError(f"{run_dir}: cannot resume with a different config "
+                              f"(sections changed: {', '.join(changed)})")
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir, ckpt if resume else None
 
@@ -80,7 +82,8 @@ def load_run_config(run_dir: Path):
     verb = raw.get("verb")
     if verb not in ("pretrain", "finetune"):
         raise CheckpointError(f"{path}: unknown verb {verb!r}")
-    body = {k: v for k, v in raw.items() if k not in ("verb", "warmstart_version", "git_sha", "torch_version", "lineage")}
+    body = {k: v for k, v in raw.items()
+            if k not in ("verb", "warmstart_version", "git_sha", "torch_version", "lineage")}
     return verb, parse_config(body, verb, str(path))
 
 

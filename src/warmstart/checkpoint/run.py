@@ -90,4 +90,5 @@ def load_module_weights(ckpt: Path, module: nn.Module, strategy=None) -> None:
 
 
 def load_optimizer(ckpt: Path, optimizer) -> None:
-    optimizer.load_state_dict(unflatten_optimizer(load_tensors(ckpt, "optimizer"), read_json(Path(ckpt) / "optimizer.json")))
+    optimizer.load_state_dict(unflatten_optimizer(load_tensors(ckpt, "optimizer"),
+                                                  read_json(Path(ckpt) / "optimizer.json")))

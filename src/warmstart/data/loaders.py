@@ -18,7 +18,8 @@ from warmstart.types import Batch
 class BatchIterator:
     """Yields batches forever; `state_dict()` is the data cursor saved in checkpoints."""
 
-    def __init__(self, n: int, make_batch: Callable[[list[int]], Batch], batch_size: int, seed: int, shuffle: bool = True):
+    def __init__(self, n: int, make_batch: Callable[[list[int]], Batch], batch_size: int, seed: int,
+                 shuffle: bool = True):
         if n <= 0:
             raise ValueError("cannot iterate over an empty dataset")
         self.n, self.make_batch, self.seed, self.shuffle = n, make_batch, seed, shuffle

@@ -80,7 +80,8 @@ def split_records(records: list, cfg, seed: int, stratify: bool) -> Splits:
     n_test = max(1, round(cfg.test_frac * n))
     n_val = max(1, round(cfg.val_frac * n))
     if n - n_test - n_val < 1:
-        raise DataError(f"data: {n} records are too few to split with val_frac={cfg.val_frac} and test_frac={cfg.test_frac}")
+        raise DataError(f"data: {n} records are too few to split with val_frac={cfg.val_frac} "
+                        f"and test_frac={cfg.test_frac}")
     labels = [r["label"] for r in records] if stratify else [None] * n
 
     # 1) The split: a function of split_seed only (PCG64 streams are stable across numpy versions).

@@ -1,7 +1,8 @@
 """Text files -> documents (unlabeled) or {"text", "label"} records (labeled).
 
-Reads .txt or .cor (gensim's plain corpora; one document per non-empty line), .jsonl, .csv and folders of .txt files. Every problem
-with a file is a one-line DataError naming the file, the line or field, and what was expected.
+Reads .txt or .cor (gensim's plain corpora; one document per non-empty line), .jsonl, .csv and folders
+of .txt files. Every problem with a file is a one-line DataError naming the file, the line or field,
+and what was expected.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def read_corpus(path: str | Path, field: str = "text") -> list[str]:
     elif path.suffix == ".csv":
         docs = [row[field] for _, row in _csv_rows(path, [field])]
     else:
-        raise DataError(f"{path}: unsupported file type '{path.suffix}' (expected {', '.join(CORPUS_SUFFIXES)} or a folder)")
+        raise DataError(f"{path}: unsupported file type '{path.suffix}' "
+                        f"(expected {', '.join(CORPUS_SUFFIXES)} or a folder)")
     docs = [d.strip() for d in docs if d and d.strip()]
     if not docs:
         raise DataError(f"{path}: no non-empty documents")
@@ -140,7 +142,8 @@ def read_labeled(path: str | Path, text_field: str = "text", label_field: str = 
         if label is None or (isinstance(label, str) and not label.strip()):
             raise DataError(f"{path}: line {n}: empty label in '{label_field}'")
         if isinstance(label, (list, dict)):
-            raise DataError(f"{path}: line {n}: label '{label_field}' must be a string or number, got {type(label).__name__}")
+            raise DataError(f"{path}: line {n}: label '{label_field}' must be a string or number, "
+                            f"got {type(label).__name__}")
         if text:
             records.append({"text": text, "label": label.strip() if isinstance(label, str) else label})
     if not records:

@@ -144,7 +144,8 @@ def _read_text(path: Path, data: bytes) -> tuple[np.ndarray, list[str]]:
     for i, line in enumerate(body):
         parts = line.rstrip().split(" ")
         if len(parts) != dim + 1:
-            raise DataError(f"{path}: line {i + 1 + has_header}: expected a word and {dim} numbers, got {len(parts) - 1}")
+            raise DataError(f"{path}: line {i + 1 + has_header}: expected a word and {dim} numbers, "
+                            f"got {len(parts) - 1}")
         words.append(parts[0])
         try:
             vectors[i] = np.array(parts[1:], dtype=np.float32)

@@ -11,7 +11,8 @@ from warmstart.types import Batch
 
 
 @torch.no_grad()
-def evaluate(module: torch.nn.Module, batches: Iterable[Batch], precision: str = "fp32", seed: int = 0) -> dict[str, float]:
+def evaluate(module: torch.nn.Module, batches: Iterable[Batch], precision: str = "fp32",
+             seed: int = 0) -> dict[str, float]:
     """Evaluate in eval mode. Random parts of an objective (MLM masks) draw from a fixed seed inside
     a forked RNG: every evaluation scores the same masks, and the training RNG stream is untouched
     (so evaluating never changes what training does next)."""

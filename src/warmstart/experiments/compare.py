@@ -29,7 +29,8 @@ def _budget_tag(budget) -> str:
     return str(int(budget)) if float(budget).is_integer() and budget >= 1 else f"{budget:g}"
 
 
-def cell_configs(cfg: CompareConfig, compare_dir: Path, threads: int | None = None) -> list[tuple[dict, FinetuneConfig]]:
+def cell_configs(cfg: CompareConfig, compare_dir: Path,
+                 threads: int | None = None) -> list[tuple[dict, FinetuneConfig]]:
     """Expand the grid arms (inits × strategies) × budgets × seeds into (cell record, fine-tune
     config) pairs."""
     cells = []
@@ -37,7 +38,8 @@ def cell_configs(cfg: CompareConfig, compare_dir: Path, threads: int | None = No
         for arm in cfg.grid_arms():
             for seed in cfg.seeds:
                 name = f"{arm.name}_b{_budget_tag(budget)}_s{seed}"
-                train = cfg.train if threads is None else TrainSection(**{**cfg.train.model_dump(), "num_threads": threads})
+                train = (cfg.train if threads is None
+                         else TrainSection(**{**cfg.train.model_dump(), "num_threads": threads}))
                 ft = FinetuneConfig(
                     run=RunSection(name=name, out_dir=str(compare_dir / "cells"), seed=seed),
                     data=cfg.data.model_copy(update={"label_budget": budget}),
@@ -70,7 +72,8 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
     if jobs > 1 and threads is None:  # parallel cells split the cores instead of oversubscribing them
         threads = max(len(os.sched_getaffinity(0)) // jobs, 1)
     cells = cell_configs(cfg, compare_dir, threads)
-    say(f"compare: {len(cells)} cells ({len(cfg.grid_arms())} arms × {len(cfg.label_budgets)} budgets × {len(cfg.seeds)} seeds) -> {compare_dir}")
+    say(f"compare: {len(cells)} cells ({len(cfg.grid_arms())} arms × {len(cfg.label_budgets)} budgets × "
+        f"{len(cfg.seeds)} seeds) -> {compare_dir}")
 
     results: list[dict | None] = [None] * len(cells)
     todo = []
@@ -104,7 +107,8 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
         "metric": metric, "higher_is_better": higher_is_better(metric), "n_train_pool": results[0].get("n_pool"),
         "cells": [{**record, "status": "done", **{k: res.get(k) for k in (
             "n_labels", "test", "best_val", "best_step", "steps", "seconds_to_best", "train_seconds",
-            "params_trained", "params_total", "items_seen", "forgetting")}} for (record, _), res in zip(cells, results, strict=True)],
+            "params_trained", "params_total", "items_seen", "forgetting")}}
+            for (record, _), res in zip(cells, results, strict=True)],
     }
     write_json_atomic(compare_dir / "compare.json", summary)
     table = summary_table(summary)

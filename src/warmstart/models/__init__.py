@@ -63,9 +63,11 @@ def load_backbone(ckpt: Path, random_init: bool = False) -> Backbone:
     spec = read_json(Path(ckpt) / "backbone.json")
     kind = spec.get("kind")
     if kind not in BACKBONES:
-        raise CheckpointError(f"{ckpt}/backbone.json: unknown backbone kind {kind!r}; expected one of {sorted(BACKBONES)}")
+        raise CheckpointError(f"{ckpt}/backbone.json: unknown backbone kind {kind!r}; "
+                              f"expected one of {sorted(BACKBONES)}")
     if spec.get("format_version", 0) > BACKBONE_FORMAT_VERSION:
-        raise CheckpointError(f"{ckpt}/backbone.json: format_version {spec['format_version']} is newer than this warmstart supports")
+        raise CheckpointError(f"{ckpt}/backbone.json: format_version {spec['format_version']} "
+                              "is newer than this warmstart supports")
     backbone = BACKBONES[kind].from_spec(spec)
     if not random_init:
         state = load_tensors(ckpt, "backbone")

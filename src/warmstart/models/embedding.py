@@ -85,7 +85,8 @@ class EmbeddingBackbone(Backbone):
             h = x.transpose(1, 2)  # (B, D, T) channels first for Conv1d
             # Zero-pad (k-1)//2 left and k//2 right: one output per token for odd and even widths alike,
             # so `tokens` lines up with the input positions (output t sees tokens t-(k-1)//2 .. t+k//2).
-            outs = [torch.relu(conv(F.pad(h, ((k - 1) // 2, k // 2)))) for k, conv in zip(self.kernel_sizes, self.convs, strict=True)]
+            outs = [torch.relu(conv(F.pad(h, ((k - 1) // 2, k // 2))))
+                    for k, conv in zip(self.kernel_sizes, self.convs, strict=True)]
             tokens = torch.cat(outs, dim=1).transpose(1, 2)  # (B, T, F)
         else:
             # Pack by length so the backward direction starts at each row's last real token, not at padding.

@@ -58,10 +58,12 @@ class ResNetBackbone(Backbone):
     def __init__(self, in_channels: int, widths: list[int], n_blocks: int = 1, norm: str = "batch"):
         super().__init__()
         self.in_channels, self.widths, self.n_blocks, self.norm = in_channels, list(widths), n_blocks, norm
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False), _norm(norm, widths[0]), nn.ReLU())
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False), _norm(norm, widths[0]),
+                                  nn.ReLU())
         stages, c_in = [], widths[0]
         for i, c_out in enumerate(widths):
-            blocks = [BasicBlock(c_in if b == 0 else c_out, c_out, 2 if (i > 0 and b == 0) else 1, norm) for b in range(n_blocks)]
+            blocks = [BasicBlock(c_in if b == 0 else c_out, c_out, 2 if (i > 0 and b == 0) else 1, norm)
+                      for b in range(n_blocks)]
             stages.append(nn.Sequential(*blocks))
             c_in = c_out
         self.stages = nn.ModuleList(stages)

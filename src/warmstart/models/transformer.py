@@ -75,7 +75,8 @@ class TransformerBackbone(Backbone):
         cfg = model.config
         self.feature_dim = int(getattr(cfg, "hidden_size", None) or cfg.n_embd)
         # Decoders attend left-to-right: their natural pooled token is the last real one.
-        self.causal = bool(cfg.model_type in ("gpt2", "gpt_neo", "gptj", "llama", "mistral", "qwen2") or getattr(cfg, "is_decoder", False))
+        self.causal = bool(cfg.model_type in ("gpt2", "gpt_neo", "gptj", "llama", "mistral", "qwen2")
+                           or getattr(cfg, "is_decoder", False))
         self.max_len = int(getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", 512))
 
     @classmethod

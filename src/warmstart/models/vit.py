@@ -59,7 +59,8 @@ class ViTBackbone(Backbone):
     def from_config(cls, cfg, input_shape: tuple[int, ...]) -> "ViTBackbone":
         if len(input_shape) != 3:
             raise ConfigError(f"model.kind=vit needs image data (C, H, W), got inputs of shape {tuple(input_shape)}")
-        return cls.build(input_shape, cfg.patch_size, cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.pool)
+        return cls.build(input_shape, cfg.patch_size, cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout,
+                         cfg.pool)
 
     def forward(self, batch: ImageBatch) -> Features:
         hidden = self.model(pixel_values=batch["pixels"]).last_hidden_state  # (B, 1 + n_patches, D)

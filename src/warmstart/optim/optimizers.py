@@ -35,16 +35,19 @@ def _kernel(cfg) -> dict:
 
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "adamw": lambda groups, cfg, **kernel: torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, **kernel),
-    "adam": lambda groups, cfg, **kernel: torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, **kernel),
-    "sgd": lambda groups, cfg, **kernel: torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, **kernel),
+    "adamw": lambda groups, cfg, **kernel: torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
+                                                             **kernel),
+    "adam": lambda groups, cfg, **kernel: torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
+                                                           **kernel),
+    "sgd": lambda groups, cfg, **kernel: torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum,
+                                                         nesterov=cfg.nesterov, **kernel),
     # Full-batch gradient descent is SGD's update; what makes it "full batch" is the data side
     # (data.loaders.train_batches gives each step the whole training set).
     "gd": lambda groups, cfg, **kernel: torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, **kernel),
-    "adagrad": lambda groups, cfg, **kernel: torch.optim.Adagrad(groups, lr=cfg.lr, eps=cfg.eps,
-                                                                 initial_accumulator_value=cfg.initial_accumulator_value, **kernel),
-    "rmsprop": lambda groups, cfg, **kernel: torch.optim.RMSprop(groups, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps,
-                                                                 momentum=cfg.momentum, centered=cfg.centered, **kernel),
+    "adagrad": lambda groups, cfg, **kernel: torch.optim.Adagrad(
+        groups, lr=cfg.lr, eps=cfg.eps, initial_accumulator_value=cfg.initial_accumulator_value, **kernel),
+    "rmsprop": lambda groups, cfg, **kernel: torch.optim.RMSprop(
+        groups, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, centered=cfg.centered, **kernel),
 }
 
 

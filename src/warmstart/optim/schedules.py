@@ -63,7 +63,8 @@ class PlateauLR(MultiplierLR):
 
     def __init__(self, optimizer, cfg, total_steps: int):
         self.scale, self.best, self.bad_evals = 1.0, None, 0
-        self.factor, self.patience, self.threshold, self.min_scale = cfg.factor, cfg.patience, cfg.threshold, cfg.min_lr_ratio
+        self.factor, self.patience = cfg.factor, cfg.patience
+        self.threshold, self.min_scale = cfg.threshold, cfg.min_lr_ratio
         base = multiplier(cfg, total_steps)
         super().__init__(optimizer, lambda step: base(step) * self.scale)
 

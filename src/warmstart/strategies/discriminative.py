@@ -13,7 +13,8 @@ def layerwise_groups(module: nn.Module, lr: float, decay: float, head_lr: float 
     """One optimizer group per backbone layer group (input side first) plus the head."""
     groups = module.backbone.layer_groups()
     n = len(groups)
-    # Lower layers hold more general features and should move less: the LR shrinks geometrically with depth below the top.
+    # Lower layers hold more general features and should move less: the LR shrinks geometrically
+    # with depth below the top.
     out = [{"name": f"group_{i}", "params": list(g), "lr": lr * decay ** (n - 1 - i)} for i, g in enumerate(groups)]
     return [*out, {"name": "head", "params": list(module.head.parameters()), "lr": head_lr or lr}]
 

@@ -88,7 +88,8 @@ def split_state(backbone: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str,
     return base, adapter
 
 
-def join_state(backbone: nn.Module, base: dict[str, torch.Tensor], adapter: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def join_state(backbone: nn.Module, base: dict[str, torch.Tensor],
+               adapter: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The inverse of split_state: a state dict that loads strictly into the LoRA-wrapped backbone."""
     original = {v: k for k, v in _renames(backbone).items()}
     return {**{original.get(k, k): v for k, v in base.items()}, **adapter}

@@ -31,7 +31,8 @@ class Classification(nn.Module):
         self.head = LinearHead(backbone.feature_dim, len(self.labels), cfg.dropout)
         weights = info.get("class_weights")
         # Not persistent: the weights live in head.json (info), not in head.safetensors.
-        self.register_buffer("class_weights", torch.tensor(weights, dtype=torch.float32) if weights else None, persistent=False)
+        self.register_buffer("class_weights", torch.tensor(weights, dtype=torch.float32) if weights else None,
+                             persistent=False)
 
     @staticmethod
     def head_info(train_records: list[dict], cfg=None, all_records: list[dict] | None = None) -> dict:
@@ -81,7 +82,8 @@ class Classification(nn.Module):
         probs = logits.float().sigmoid() if multi else logits.float().softmax(-1)
         picked = [[self.labels[i] for i in (row > 0.5).nonzero().flatten().tolist()] for row in probs] if multi \
             else [self.labels[i] for i in probs.argmax(-1).tolist()]
-        return [{"labels" if multi else "label": pick, "probs": {str(lab): round(float(p), 5) for lab, p in zip(self.labels, row, strict=True)}}
+        return [{"labels" if multi else "label": pick,
+                 "probs": {str(lab): round(float(p), 5) for lab, p in zip(self.labels, row, strict=True)}}
                 for pick, row in zip(picked, probs, strict=True)]
 
     def decode(self, logits: torch.Tensor) -> list:

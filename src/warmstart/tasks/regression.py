@@ -59,7 +59,8 @@ class Regression(nn.Module):
         z = self.logits(batch).squeeze(-1).float()  # (B,)
         y = batch["labels"].float()
         t = (y - self.mean) / self.std
-        loss = F.huber_loss(z, t, delta=self.cfg.huber_delta) if self.cfg.loss == "huber" else LOSSES[self.cfg.loss](z, t)
+        loss = (F.huber_loss(z, t, delta=self.cfg.huber_delta) if self.cfg.loss == "huber"
+                else LOSSES[self.cfg.loss](z, t))
         pred = z.detach() * self.std + self.mean  # back to original units for metrics
         return StepOutput(loss=loss, n_items=y.numel(), logits=pred, targets=y)
 

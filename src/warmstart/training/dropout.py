@@ -55,7 +55,8 @@ def hash_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
         return x
     if p >= 1.0:
         return torch.zeros_like(x)
-    return torch.where(keep_mask(x.shape, p, x.device), x * (1.0 / (1.0 - p)), torch.zeros((), dtype=x.dtype, device=x.device))
+    return torch.where(keep_mask(x.shape, p, x.device), x * (1.0 / (1.0 - p)),
+                       torch.zeros((), dtype=x.dtype, device=x.device))
 
 
 class FastDropout(nn.Dropout):
@@ -79,7 +80,8 @@ def math_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, 
     neg = torch.finfo(scores.dtype).min
     tq, tk = scores.shape[-2:]
     if attention_mask is not None:
-        scores = scores.masked_fill(~attention_mask, neg) if attention_mask.dtype == torch.bool else scores + attention_mask
+        scores = (scores.masked_fill(~attention_mask, neg) if attention_mask.dtype == torch.bool
+                  else scores + attention_mask)
     elif causal and tq > 1:
         future = torch.ones(tq, tk, dtype=torch.bool, device=scores.device).triu(tk - tq + 1)
         scores = scores.masked_fill(future, neg)
@@ -93,7 +95,8 @@ def attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: 
     """A transformers attention function: SDPA, except with dropout under torch.compile."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    if not (dropout > 0 and module.training and torch.compiler.is_compiling()) or kwargs.get("position_bias") is not None:
+    if (not (dropout > 0 and module.training and torch.compiler.is_compiling())
+            or kwargs.get("position_bias") is not None):
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       is_causal=is_causal, **kwargs)
     groups = getattr(module, "num_key_value_groups", 1)

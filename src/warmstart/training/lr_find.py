@@ -21,7 +21,8 @@ def sweep_schedule(optimizer: torch.optim.Optimizer, base_lr: float, min_lr: flo
     from warmstart.optim.schedules import MultiplierLR
 
     ratio = max_lr / min_lr
-    return MultiplierLR(optimizer, lambda step: min_lr / base_lr * ratio ** (min(step, n_steps - 1) / max(n_steps - 1, 1)))
+    return MultiplierLR(optimizer,
+                        lambda step: min_lr / base_lr * ratio ** (min(step, n_steps - 1) / max(n_steps - 1, 1)))
 
 
 def sweep_lrs(min_lr: float, max_lr: float, n_steps: int) -> list[float]:

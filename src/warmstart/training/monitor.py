@@ -33,7 +33,8 @@ class Monitor:
 
     def value(self, val: dict[str, float]) -> float:
         if self.metric not in val:
-            raise ConfigError(f"train.monitor: {self.metric!r} is not a validation metric here (expected one of {sorted(val)})")
+            raise ConfigError(f"train.monitor: {self.metric!r} is not a validation metric here "
+                              f"(expected one of {sorted(val)})")
         return val[self.metric]
 
     def observe(self, val: dict[str, float], state: TrainState) -> tuple[float, bool]:

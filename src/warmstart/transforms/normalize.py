@@ -78,7 +78,8 @@ class Normalizer:
             raise CheckpointError(f"{path}: missing (the run was not trained on image or vector data)")
         raw = read_json(path)
         if raw.get("format_version", 0) > FORMAT_VERSION:
-            raise CheckpointError(f"{path}: format_version {raw['format_version']} is newer than this warmstart supports")
+            raise CheckpointError(f"{path}: format_version {raw['format_version']} "
+                                  "is newer than this warmstart supports")
         try:
             return cls(raw["modality"], tuple(raw["input_shape"]), list(raw["mean"]), list(raw["std"]),
                        raw.get("feature_names"))

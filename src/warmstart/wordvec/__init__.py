@@ -16,6 +16,7 @@ from warmstart.wordvec.pretrain import TRAINERS, evaluate_run, parse_objective, 
 from warmstart.wordvec.vocab import build_vocab, tokenize, tokenize_corpus, word_tokenizer
 
 __all__ = [
-    "TRAINERS", "build_vocab", "evaluate_run", "evaluate_vectors", "format_eval_table", "load_vectors", "load_word2vec_format",
-    "parse_objective", "pretrain", "save_vectors", "save_word2vec_format", "tokenize", "tokenize_corpus", "train", "word_tokenizer",
+    "TRAINERS", "build_vocab", "evaluate_run", "evaluate_vectors", "format_eval_table", "load_vectors",
+    "load_word2vec_format", "parse_objective", "pretrain", "save_vectors", "save_word2vec_format", "tokenize",
+    "tokenize_corpus", "train", "word_tokenizer",
 ]

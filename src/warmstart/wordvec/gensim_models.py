@@ -80,7 +80,8 @@ class LossTrackingFastText(_PerJobLoss, FastText):
 class _EpochLog(CallbackAny2Vec):
     """Times each epoch and hands (epoch, loss per trained word, raw words/s, seconds) to `on_epoch`."""
 
-    def __init__(self, raw_words: int, has_loss: bool, on_epoch: Callable[[int, float | None, float, float], None] | None):
+    def __init__(self, raw_words: int, has_loss: bool,
+                 on_epoch: Callable[[int, float | None, float, float], None] | None):
         self.raw_words, self.has_loss, self.on_epoch = raw_words, has_loss, on_epoch
         self.epoch, self.t0 = 0, 0.0
 
@@ -113,7 +114,8 @@ def gensim_params(cfg, seed: int) -> dict:
 
 
 def train_gensim(cfg, sentences: list[list[str]], seed: int,
-                 on_epoch: Callable[[int, float | None, float, float], None] | None = None) -> tuple[np.ndarray, Vocab, dict]:
+                 on_epoch: Callable[[int, float | None, float, float], None] | None = None,
+                 ) -> tuple[np.ndarray, Vocab, dict]:
     """Train word2vec or fastText on word lists; returns (vectors (V, D) float32, vocab, facts).
 
     on_epoch(epoch, loss, words_per_s, seconds) is called after each epoch; loss is None for fastText

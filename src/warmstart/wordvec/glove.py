@@ -78,7 +78,8 @@ class GloVe:
             i, j = rows[cell], cols[cell]  # (B,) word and context ids
             wi, cj = self.W[i], self.C[j]  # (B, D)
             diff = (wi * cj).sum(1) + self.bw[i] + self.bc[j] - log_x[cell]  # (B,) residual of the fit
-            fdiff = f_x[cell] * diff  # (B,) d(0.5 f diff^2)/d(prediction); J's factor 2 is absorbed in lr, as in glove.c
+            # (B,) d(0.5 f diff^2)/d(prediction); J's factor 2 is absorbed in lr, as in glove.c
+            fdiff = f_x[cell] * diff
             cost += 0.5 * float((fdiff * diff).sum())
             grad_w = fdiff[:, None] * cj  # (B, D) dJ/dw_i
             grad_c = fdiff[:, None] * wi  # (B, D) dJ/dw~_j

@@ -66,8 +66,8 @@ def pretrain(cfg, resume: bool = False, overwrite: bool = False, say=print) -> P
     say(f"corpus: {len(texts):,} documents -> {cfg.objective.kind} vectors")
     summary = train(cfg.objective, texts, run_dir, say=say, seed=cfg.run.seed, backbone=cfg.model)
     write_json_atomic(run_dir / "result.json", summary)
-    say(f"pretrain done: {summary['vocab_size']:,} words x {summary['d_model']}, {summary['words_per_s']:,.0f} words/s, "
-        f"{summary['total_s']:.1f}s -> {run_dir}")
+    say(f"pretrain done: {summary['vocab_size']:,} words x {summary['d_model']}, "
+        f"{summary['words_per_s']:,.0f} words/s, {summary['total_s']:.1f}s -> {run_dir}")
     if summary["eval"] is not None:
         from warmstart.wordvec.evaluate import format_eval_table
 
@@ -139,7 +139,8 @@ def train(cfg, texts: list[str], run_dir: str | Path, say: Callable[[str], None]
     }
 
 
-def _train_gensim(cfg: Word2VecObjective | FastTextObjective, sentences: list[list[str]], n_words: int, seed: int, on_epoch):
+def _train_gensim(cfg: Word2VecObjective | FastTextObjective, sentences: list[list[str]], n_words: int, seed: int,
+                  on_epoch):
     """word2vec / fastText by gensim (imported only here: it is a heavy import)."""
     from warmstart.wordvec.gensim_models import train_gensim
 
@@ -158,12 +159,13 @@ def _train_glove(cfg: GloVeObjective, sentences: list[list[str]], n_words: int, 
     cooc = count_cooccurrences(sentences_to_ids(sentences, vocab.index()), len(vocab), cfg.window, cfg.symmetric)
     cooccur_s = time.perf_counter() - t0
 
-    vectors = train_glove(cooc, cfg.d_model, cfg.epochs, cfg.x_max, cfg.alpha, cfg.lr, cfg.batch_size, seed, cfg.workers,
-                          on_epoch=lambda ep, cost, s: on_epoch(ep, cost, n_words / max(s, 1e-9), s))
+    vectors = train_glove(cooc, cfg.d_model, cfg.epochs, cfg.x_max, cfg.alpha, cfg.lr, cfg.batch_size, seed,
+                          cfg.workers, on_epoch=lambda ep, cost, s: on_epoch(ep, cost, n_words / max(s, 1e-9), s))
     return vectors, vocab, {"cooccur_s": round(cooccur_s, 4), "nonzero_cells": int(cooc.nnz)}
 
 
-def _save_backbone(run_dir: Path, vectors: np.ndarray, words: list[str], kind: str, model: EmbeddingModel | None) -> dict:
+def _save_backbone(run_dir: Path, vectors: np.ndarray, words: list[str], kind: str,
+                   model: EmbeddingModel | None) -> dict:
     """checkpoints/final (an EmbeddingBackbone over the word tokenizer's ids, its table = the vectors;
     a cnn/bilstm encoder starts random) + backbone.json."""
     import torch

@@ -42,14 +42,16 @@ def backbone_for(cfg, run_dir: Path, inputs, fit_on, resume_ckpt: Path | None):
 
 
 def prepare_training(cfg, module, strategy_cfg, train_set: Examples, log_dir: Path, resume_ckpt: Path | None = None,
-                     say=print, unit: str = "examples", make_schedule=None, train_overrides: dict | None = None) -> Training:
+                     say=print, unit: str = "examples", make_schedule=None,
+                     train_overrides: dict | None = None) -> Training:
     """The strategy (applied to `module`), optimizer, LR schedule, resumable training batches and
     state for a run config, restored from `resume_ckpt` for an exact resume. make_schedule(optimizer)
     replaces the config's schedule and train_overrides the train section's fields (lr_find's sweep)."""
     strategy = build_strategy(strategy_cfg)
     strategy.prepare(module)
     optimizer = build_optimizer(strategy.param_groups(module, cfg.optim.lr), cfg.optim)
-    schedule = make_schedule(optimizer) if make_schedule else build_schedule(optimizer, cfg.schedule, cfg.train.max_steps)
+    schedule = (make_schedule(optimizer) if make_schedule
+                else build_schedule(optimizer, cfg.schedule, cfg.train.max_steps))
     batches, train_cfg = train_batches(train_set.n, train_set.make_batch, cfg.train, cfg.optim, cfg.run.seed)
     if train_overrides:
         train_cfg = train_cfg.model_copy(update=train_overrides)

@@ -89,6 +89,7 @@ def export_word_vectors(run_dir: str | Path, fmt: str, out: str | Path | None = 
         out = Path(out) if out else Path(run_dir) / "export"
         save_vectors(out, vectors, words)
         return out
-    out = Path(out) if out else Path(run_dir) / "export" / ("vectors.bin" if fmt == "word2vec-binary" else "vectors.txt")
+    out = (Path(out) if out
+           else Path(run_dir) / "export" / ("vectors.bin" if fmt == "word2vec-binary" else "vectors.txt"))
     save_word2vec_format(out, vectors, words, binary=fmt == "word2vec-binary")
     return out

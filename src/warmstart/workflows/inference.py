@@ -25,7 +25,8 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, float]:
         from warmstart.wordvec.pretrain import evaluate_run
 
         if split != "val":
-            raise ConfigError(f"--split {split}: word vectors are scored on WordSim353, SimLex-999 and analogies, not on a split")
+            raise ConfigError(f"--split {split}: word vectors are scored on WordSim353, SimLex-999 and analogies, "
+                              "not on a split")
         return evaluate_run(run_dir, cfg.objective.analogy_vocab)
     ckpt = resolve_checkpoint(run_dir)
     set_threads(cfg.train.num_threads)
@@ -65,7 +66,8 @@ def predict(run_dir: str | Path, items, batch_size: int = 64) -> list[dict]:
     """
     module, inputs, _ = load_predictor(run_dir)
     examples = inputs.predict_set(items)
-    return [pred for batch in ordered_batches(examples, batch_size) for pred in module.predictions(module.logits(batch))]
+    return [pred for batch in ordered_batches(examples, batch_size)
+            for pred in module.predictions(module.logits(batch))]
 
 
 def predict_file(run_dir: str | Path, path: str | Path) -> list[dict]:

@@ -45,7 +45,8 @@ def lr_find(cfg: FinetuneConfig | PretrainConfig, min_lr: float = 1e-6, max_lr: 
         module, strategy_cfg = build_objective(cfg.objective, backbone, inputs.objective_info(pool)), FullStrategy()
     else:
         splits, inputs, module, _ = prepare_finetune(cfg, out)
-        train_set, val_set = inputs.labeled_set(splits.train, module, train=True), inputs.labeled_set(splits.val, module)
+        train_set, val_set = (inputs.labeled_set(splits.train, module, train=True),
+                              inputs.labeled_set(splits.val, module))
         strategy_cfg = cfg.strategy
     # The sweep is a short training run: every step logged, non-finite steps skipped (divergence is
     # expected at the top of the range), one validation batch at the end, no checkpoints.
@@ -54,8 +55,8 @@ def lr_find(cfg: FinetuneConfig | PretrainConfig, min_lr: float = 1e-6, max_lr: 
     run = prepare_training(cfg, module, strategy_cfg, train_set, out, None, say,
                            make_schedule=lambda opt: sweep_schedule(opt, cfg.optim.lr, min_lr, max_lr, n_steps),
                            train_overrides=sweep)
-    train(module, run, evaluator(module, val_set, cfg.train), Monitor.from_config(run.cfg, module.new_metrics().primary),
-          save=None, say=say)
+    train(module, run, evaluator(module, val_set, cfg.train),
+          Monitor.from_config(run.cfg, module.new_metrics().primary), save=None, say=say)
     lrs = sweep_lrs(min_lr, max_lr, n_steps)
     by_step = {r["step"]: r["loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
                if r["split"] == "train"}
@@ -65,6 +66,7 @@ def lr_find(cfg: FinetuneConfig | PretrainConfig, min_lr: float = 1e-6, max_lr: 
     result = {"lrs": lrs, "losses": [x if x == x else None for x in losses], "suggested_lr": suggested,
               "plot": str(out / "lr_find.png")}
     write_json_atomic(out / "lr_find.json", result)
-    say(f"lr-find: suggested optim.lr {suggested:.3g}" if suggested else "lr-find: no suggestion (loss never decreased)")
+    say(f"lr-find: suggested optim.lr {suggested:.3g}" if suggested
+        else "lr-find: no suggestion (loss never decreased)")
     say(f"lr-find: plot {out / 'lr_find.png'}")
     return result

@@ -32,7 +32,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
     # out for the validation loss; its test split is never read), plus the preprocessor for them.
     inputs = open_inputs(cfg.data)
     pool = inputs.read_pretrain(cfg.run.seed)
-    backbone, lineage = backbone_for(cfg, run_dir, inputs, pool if inputs.modality == "text" else pool.train, resume_ckpt)
+    backbone, lineage = backbone_for(cfg, run_dir, inputs, pool if inputs.modality == "text" else pool.train,
+                                     resume_ckpt)
     inputs.save(run_dir)
     write_config(run_dir, cfg, "pretrain", lineage)
     train_set, val_set = inputs.pretrain_sets(pool, cfg, say)
@@ -48,7 +49,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
     state = train(module, run, evaluate_val, Monitor.from_config(run.cfg, module.new_metrics().primary), save, say=say)
     final = evaluate_val(None)
     result = {"val": final, "steps": state.step, "train_seconds": state.elapsed_s, "items_seen": state.items_seen,
-              "tokens_per_s": state.items_seen / max(state.elapsed_s, 1e-9) if cfg.objective.kind == "causal_lm" else None}
+              "tokens_per_s": (state.items_seen / max(state.elapsed_s, 1e-9) if cfg.objective.kind == "causal_lm"
+                               else None)}
     write_json_atomic(run_dir / "result.json", result)
     say(f"pretrain done: val {shown(final)} after {state.step} steps, {state.elapsed_s:.1f}s -> {run_dir}")
     return run_dir
