@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     common.print_table(f"CLI start-up (wall seconds, {reps} alternating runs)", ["command", "median s", "min s"],
                        [[r["command"], r["median_s"], r["min_s"]] for r in rows])
     print(f"`warmstart --help` imports torch: {imports_torch}")
-    common.write_json(args.out, "cli_startup", {"reps": reps, "rows": rows, "help_imports_torch": imports_torch}, args.quick)
+    common.write_json(args.out, "cli_startup", {"reps": reps, "rows": rows, "help_imports_torch": imports_torch},
+                      args.quick)
 
 
 if __name__ == "__main__":

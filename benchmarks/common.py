@@ -21,7 +21,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def parse_args(doc: str, extra=None, argv: list[str] | None = None) -> argparse.Namespace:
     """--quick (a few steps on tiny shapes: a smoke test) or the full measurement; --out DIR for the JSON."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="a few steps on tiny shapes (seconds): checks the script, not the speed")
+    ap.add_argument("--quick", action="store_true",
+                    help="a few steps on tiny shapes (seconds): checks the script, not the speed")
     ap.add_argument("--out", type=Path, default=RESULTS, help=f"folder for the JSON results (default {RESULTS})")
     if extra:
         extra(ap)
@@ -33,7 +34,8 @@ def machine() -> dict:
     import torch
 
     return {
-        "python": platform.python_version(), "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(), "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores_available": len(os.sched_getaffinity(0)),
         "torch_threads": torch.get_num_threads(), "load_average": [round(x, 2) for x in os.getloadavg()],
         "gpu": None, "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -107,7 +109,8 @@ def run_python(args: list[str], timeout_s: float = 1800) -> None:
     """Run a benchmark script in a fresh interpreter (its own threads, caches and peak memory)."""
     import subprocess
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in [str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH", "")] if p)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in [str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH", "")] if p)}
     subprocess.run([sys.executable, *args], check=True, env=env, timeout=timeout_s)
 
 

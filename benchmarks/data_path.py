@@ -67,8 +67,9 @@ def main(argv: list[str] | None = None) -> None:
          "batches_per_s": n_batches / pack, "ms_per_batch": 1000 * pack / n_batches},
         {"stage": "tokenize + pack", "seconds": tok + pack, "text_mb_per_s": mb / (tok + pack)},
     ]
-    common.print_table(f"Data path ({mb:.2f} MB of text, {n_tokens:,} tokens, {n_batches} batches of {batch_size}x{block_len}; "
-                       f"median of {reps})", ["stage", "seconds", "text MB/s", "ms/batch"],
+    common.print_table(f"Data path ({mb:.2f} MB of text, {n_tokens:,} tokens, "
+                       f"{n_batches} batches of {batch_size}x{block_len}; median of {reps})",
+                       ["stage", "seconds", "text MB/s", "ms/batch"],
                        [[r["stage"], r["seconds"], r["text_mb_per_s"], r.get("ms_per_batch")] for r in rows])
     common.write_json(args.out, "data_path", {
         "text_mb": mb, "n_tokens": n_tokens, "block_len": block_len, "batch_size": batch_size, "reps": reps,

@@ -73,7 +73,8 @@ def child(strategy: str, csv_path: Path, out_dir: Path, quick: bool) -> dict:
         "strategy": strategy, "samples_per_s": (len(train) - 1) * shape["batch"] / seconds,
         "peak_rss_mb": mem.peak / 2**20, "rss_growth_mb": (mem.peak - mem.start) / 2**20,
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "params_trained": result["params_trained"], "params_total": result["params_total"], "batch_size": shape["batch"],
+        "params_trained": result["params_trained"], "params_total": result["params_total"],
+        "batch_size": shape["batch"],
     }
 
 
@@ -102,7 +103,8 @@ def main(argv: list[str] | None = None) -> None:
         for r in range(rounds):
             for s in available:
                 res_path = tmp / f"{s}-{r}.json"
-                cmd = [__file__, "--child", s, "--csv", str(csv_path), "--result", str(res_path)] + (["--quick"] if args.quick else [])
+                cmd = ([__file__, "--child", s, "--csv", str(csv_path), "--result", str(res_path)]
+                       + (["--quick"] if args.quick else []))
                 t0 = time.perf_counter()
                 if args.quick:  # the smoke test: in this process (memory figures then are not per strategy)
                     res = child(s, csv_path, tmp / "runs", quick=True)
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
                     res = json.loads(res_path.read_text())
                 res["wall_s"] = time.perf_counter() - t0
                 runs[s].append(res)
-                print(f"round {r + 1}/{rounds} {s}: {res['samples_per_s']:,.1f} samples/s, peak RSS {res['peak_rss_mb']:,.0f} MB", flush=True)
+                print(f"round {r + 1}/{rounds} {s}: {res['samples_per_s']:,.1f} samples/s, "
+                      f"peak RSS {res['peak_rss_mb']:,.0f} MB", flush=True)
                 subprocess.run(["rm", "-rf", str(tmp / "runs")], check=True)
 
     rows = []
@@ -123,8 +126,10 @@ def main(argv: list[str] | None = None) -> None:
         rows.append({
             "strategy": s, "status": "measured", "samples_per_s": common.median([x["samples_per_s"] for x in rs]),
             "samples_per_s_rounds": [x["samples_per_s"] for x in rs],
-            "peak_rss_mb": max(x["peak_rss_mb"] for x in rs), "rss_growth_mb": common.median([x["rss_growth_mb"] for x in rs]),
-            "params_trained": rs[0]["params_trained"], "params_total": rs[0]["params_total"], "batch_size": rs[0]["batch_size"],
+            "peak_rss_mb": max(x["peak_rss_mb"] for x in rs),
+            "rss_growth_mb": common.median([x["rss_growth_mb"] for x in rs]),
+            "params_trained": rs[0]["params_trained"], "params_total": rs[0]["params_total"],
+            "batch_size": rs[0]["batch_size"],
         })
     full = next((r for r in rows if r["strategy"] == "full" and r["status"] == "measured"), None)
     for r in rows:
@@ -132,8 +137,9 @@ def main(argv: list[str] | None = None) -> None:
             r["speed_vs_full"] = r["samples_per_s"] / full["samples_per_s"]
     common.print_table(f"Fine-tuning speed and memory (median of {rounds} alternating rounds; a fresh process per run)",
                        ["strategy", "samples/s", "x full", "peak RSS MB", "RSS growth MB", "params trained"],
-                       [[r["strategy"], r.get("samples_per_s"), r.get("speed_vs_full"), r.get("peak_rss_mb"), r.get("rss_growth_mb"),
-                         f"{r['params_trained']:,}" if "params_trained" in r else r["status"]] for r in rows])
+                       [[r["strategy"], r.get("samples_per_s"), r.get("speed_vs_full"), r.get("peak_rss_mb"),
+                         r.get("rss_growth_mb"), f"{r['params_trained']:,}" if "params_trained" in r else r["status"]]
+                        for r in rows])
     common.write_json(args.out, "finetune_speed", {"rounds": rounds, "rows": rows}, args.quick)
 
 

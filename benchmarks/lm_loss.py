@@ -58,8 +58,10 @@ def child(n: int, d: int, v: int, chunk: int | None) -> dict:
 def main(argv: list[str] | None = None) -> None:
     def extra(ap):
         ap.add_argument("--rounds", type=int, default=None, help="alternation rounds (default 3; quick 1)")
-        ap.add_argument("--chunks", default="auto,1024,4096", help="rows per chunk of the chunked variants, a comma list; "
-                        "auto = objective.loss_chunk's default rule; a chunk >= the rows is the whole path and is skipped")
+        ap.add_argument("--chunks", default="auto,1024,4096",
+                        help="rows per chunk of the chunked variants, a comma list; "
+                        "auto = objective.loss_chunk's default rule; "
+                        "a chunk >= the rows is the whole path and is skipped")
         ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
         ap.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
 
@@ -75,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         result = Path(d) / "result.json"
         for r in range(rounds):
             for name, n, dim, v in shapes:
-                sizes = [(f"chunk {c}" if c != "auto" else f"chunk auto ({chunk_rows(c, v)})", chunk_rows(c, v)) for c in chunks]
+                sizes = [(f"chunk {c}" if c != "auto" else f"chunk auto ({chunk_rows(c, v)})", chunk_rows(c, v))
+                         for c in chunks]
                 for variant, c in [("whole", None)] + [(name_, c) for name_, c in sizes if c < n]:
                     if args.quick:  # the smoke test: in this process (peak memory then is not the variant's own)
                         res = child(n, dim, v, c)
@@ -83,7 +86,8 @@ def main(argv: list[str] | None = None) -> None:
                         common.run_python([__file__, "--child", json.dumps([n, dim, v, c]), "--result", str(result)])
                         res = json.loads(result.read_text())
                     runs.setdefault((name, variant), []).append(res)
-                    print(f"round {r + 1}/{rounds} {name} {variant}: {res['seconds']:.3f} s, {res['peak_mb']:,.0f} MB", flush=True)
+                    print(f"round {r + 1}/{rounds} {name} {variant}: {res['seconds']:.3f} s, {res['peak_mb']:,.0f} MB",
+                          flush=True)
     rows = []
     for (name, variant), xs in runs.items():
         n, d, v = next((n, d, v) for s, n, d, v in shapes if s == name)
@@ -91,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
         rows.append({"shape": name, "tokens": n, "d_model": d, "vocab": v, "variant": variant,
                      "seconds": common.median([x["seconds"] for x in xs]), "seconds_rounds": [x["seconds"] for x in xs],
                      "peak_mb": common.median([x["peak_mb"] for x in xs]),
-                     "time_vs_whole": common.median([x["seconds"] / y["seconds"] for x, y in zip(xs, whole, strict=True)]),
+                     "time_vs_whole": common.median([x["seconds"] / y["seconds"]
+                                                     for x, y in zip(xs, whole, strict=True)]),
                      "loss_diff_vs_whole": max(abs(x["loss"] - y["loss"]) for x, y in zip(xs, whole, strict=True))})
     common.print_table(f"LM loss forward+backward, whole vs chunked ({rounds} alternating rounds, fresh process each)",
                        ["shape", "tokens x d x vocab", "variant", "seconds", "x whole", "peak MB", "|loss diff|"],

@@ -57,10 +57,12 @@ def make_config(arch: str, shape: dict, tmp: Path, corpus: Path, precision: str,
 
     return PretrainConfig.model_validate({
         "run": {"name": f"{arch}-{precision}-{'compiled' if compile else 'eager'}", "out_dir": str(tmp), "seed": 0},
-        "data": {"kind": "corpus", "path": str(corpus), "max_len": shape["max_len"], "val_frac": 0.02, "cache_dir": str(tmp / "cache")},
+        "data": {"kind": "corpus", "path": str(corpus), "max_len": shape["max_len"], "val_frac": 0.02,
+                 "cache_dir": str(tmp / "cache")},
         "tokenizer": {"kind": "bpe" if arch == "gpt2" else "wordpiece", "vocab_size": shape["vocab_size"]},
-        "model": {"kind": "transformer", "arch": arch, "size": "small", "n_layers": shape["n_layers"], "d_model": shape["d_model"],
-                  "n_heads": shape["n_heads"], "max_len": shape["max_len"], "dropout": 0.1},
+        "model": {"kind": "transformer", "arch": arch, "size": "small", "n_layers": shape["n_layers"],
+                  "d_model": shape["d_model"], "n_heads": shape["n_heads"], "max_len": shape["max_len"],
+                  "dropout": 0.1},
         "objective": {"kind": "causal_lm" if arch == "gpt2" else "masked_lm"},
         "optim": {"kind": "adamw", "lr": LR, "weight_decay": 0.01, "implementation": impl},
         "schedule": {"kind": "constant"},
@@ -163,7 +165,8 @@ class TrainerArm:
                 return {"input_ids": ids, "labels": ids} if arch == "gpt2" else {"input_ids": ids}
 
         self.dataset = Blocks()
-        self.collator = None if arch == "gpt2" else DataCollatorForLanguageModeling(corpus.inputs.tokenizer, mlm_probability=0.15)
+        self.collator = (None if arch == "gpt2"
+                         else DataCollatorForLanguageModeling(corpus.inputs.tokenizer, mlm_probability=0.15))
         self.tokens_per_step = source.tokens_per_step
         times: list[float] = []
         self.times = times
@@ -180,15 +183,17 @@ class TrainerArm:
 
         args = TrainingArguments(
             output_dir=str(self.tmp), max_steps=steps, per_device_train_batch_size=self.batch_size, learning_rate=LR,
-            weight_decay=0.01, max_grad_norm=1.0, lr_scheduler_type="constant", logging_strategy="no", save_strategy="no",
-            eval_strategy="no", report_to="none", use_cpu=True, dataloader_num_workers=0, disable_tqdm=True,
+            weight_decay=0.01, max_grad_norm=1.0, lr_scheduler_type="constant", logging_strategy="no",
+            save_strategy="no", eval_strategy="no", report_to="none", use_cpu=True, dataloader_num_workers=0,
+            disable_tqdm=True,
             bf16=self.precision == "bf16", seed=self.round)
         self.round += 1
         self.times.clear()
-        out = Trainer(model=self.model, args=args, train_dataset=self.dataset, data_collator=self.collator, callbacks=[self.clock]).train()
+        out = Trainer(model=self.model, args=args, train_dataset=self.dataset, data_collator=self.collator,
+                      callbacks=[self.clock]).train()
         seconds = self.times[-1] - self.times[0]
-        return {"tokens_per_s": (steps - 1) * self.tokens_per_step / seconds, "data_wait_frac": None, "loss": out.training_loss,
-                "step_s": [b - a for a, b in pairwise(self.times)]}
+        return {"tokens_per_s": (steps - 1) * self.tokens_per_step / seconds, "data_wait_frac": None,
+                "loss": out.training_loss, "step_s": [b - a for a, b in pairwise(self.times)]}
 
 
 def copy_weights(module, hf_model, arch: str) -> None:
@@ -233,12 +238,15 @@ def flops_per_token(module, objective: str, mask_prob: float, seq_len: int) -> f
 def main(argv: list[str] | None = None) -> None:
     def extra(ap):
         ap.add_argument("--rounds", type=int, default=None, help="alternation rounds (default 6; quick 1)")
-        ap.add_argument("--steps", type=int, default=None, help="steps per chunk, the first untimed (default 4; quick 3)")
+        ap.add_argument("--steps", type=int, default=None,
+                        help="steps per chunk, the first untimed (default 4; quick 3)")
         ap.add_argument("--archs", default="gpt2,bert", help="comma list of gpt2, bert")
         ap.add_argument("--precisions", default=None, help="comma list of fp32, bf16 (default both; quick fp32)")
-        ap.add_argument("--eager", action="store_true", help="also a warmstart arm without torch.compile (what compile buys)")
+        ap.add_argument("--eager", action="store_true",
+                        help="also a warmstart arm without torch.compile (what compile buys)")
         ap.add_argument("--no-compile", action="store_true", help="warmstart arms eager only (no torch.compile)")
-        ap.add_argument("--threads", type=int, default=None, help="torch threads for every arm (default: the cores available, "
+        ap.add_argument("--threads", type=int, default=None,
+                        help="torch threads for every arm (default: the cores available, "
                         "as train.num_threads); the JSON is then pretrain_speed_threadsN.json")
 
     args = common.parse_args(__doc__, extra, argv)
@@ -264,9 +272,11 @@ def main(argv: list[str] | None = None) -> None:
             arms = []
             for prec in precisions:
                 if compiled:
-                    arms.append(WarmstartArm(f"{arch} warmstart {prec} compiled", corpus, make_config(arch, shape, tmp, corpus.path, prec, True, "fused"), tmp))
+                    arms.append(WarmstartArm(f"{arch} warmstart {prec} compiled", corpus,
+                                             make_config(arch, shape, tmp, corpus.path, prec, True, "fused"), tmp))
                 if not compiled or args.eager:
-                    arms.append(WarmstartArm(f"{arch} warmstart {prec} eager", corpus, make_config(arch, shape, tmp, corpus.path, prec, False, "fused"), tmp))
+                    arms.append(WarmstartArm(f"{arch} warmstart {prec} eager", corpus,
+                                             make_config(arch, shape, tmp, corpus.path, prec, False, "fused"), tmp))
                 arms.append(TrainerArm(f"{arch} Trainer {prec}", arch, corpus, arms[-1], prec, tmp))
             checks[f"{arch}_loss_parity_abs"] = parity(arms[0], arms[-1].model, corpus)
             fpt = flops_per_token(arms[0].module, arms[0].cfg.objective.kind, 0.15, shape["max_len"])
@@ -291,24 +301,28 @@ def main(argv: list[str] | None = None) -> None:
                 waits = [x["data_wait_frac"] for x in runs[a.name] if x["data_wait_frac"] is not None]
                 # The paired baseline: the Trainer arm of the same precision, chunk by chunk.
                 base = next(b for b in arms if b.kind == "trainer" and b.precision == a.precision)
-                ratios = [x["tokens_per_s"] / y["tokens_per_s"] for x, y in zip(runs[a.name], runs[base.name], strict=True)]
+                ratios = [x["tokens_per_s"] / y["tokens_per_s"]
+                          for x, y in zip(runs[a.name], runs[base.name], strict=True)]
                 # Best step: other processes on the cores only ever slow a step down, so each arm's
                 # fastest step (over all rounds) is its least disturbed one.
                 best = a.tokens_per_step / min(t for x in runs[a.name] for t in x["step_s"])
                 best_base = base.tokens_per_step / min(t for x in runs[base.name] for t in x["step_s"])
                 results.append({
                     "arch": arch, "arm": a.name, "runner": a.kind, "precision": a.precision, "compiled": a.compile,
-                    "tokens_per_s": common.median(tps), "tokens_per_s_rounds": tps, "ratio_vs_trainer": common.median(ratios),
+                    "tokens_per_s": common.median(tps), "tokens_per_s_rounds": tps,
+                    "ratio_vs_trainer": common.median(ratios),
                     "ratio_rounds": ratios, "flops_per_token": fpt, "achieved_flops": common.median(tps) * fpt,
                     "data_wait_frac": common.median(waits), "final_loss": runs[a.name][-1]["loss"],
-                    "mfu": common.median([x["mfu"] for x in runs[a.name]]), "mfu_rounds": [x["mfu"] for x in runs[a.name]],
+                    "mfu": common.median([x["mfu"] for x in runs[a.name]]),
+                    "mfu_rounds": [x["mfu"] for x in runs[a.name]],
                     "best_step_tokens_per_s": best, "best_step_ratio_vs_trainer": best / best_base,
                     "best_step_mfu": best * fpt / max(peaks[a.precision]),
                 })
 
     common.print_table(
         f"Pretraining throughput ({shape['n_layers']} layers, d_model {shape['d_model']}, context {shape['max_len']}, "
-        f"vocab {shape['vocab_size']}, batch {shape['batch_size']}, {threads} threads; median of {rounds} alternating rounds)",
+        f"vocab {shape['vocab_size']}, batch {shape['batch_size']}, {threads} threads; "
+        f"median of {rounds} alternating rounds)",
         ["arm", "tokens/s", "x Trainer", "MFU", "best step: tokens/s", "x Trainer", "MFU", "data wait"],
         [[r["arm"], r["tokens_per_s"], r["ratio_vs_trainer"], f"{100 * r['mfu']:.1f}%", r["best_step_tokens_per_s"],
           r["best_step_ratio_vs_trainer"], f"{100 * r['best_step_mfu']:.1f}%",
@@ -317,7 +331,8 @@ def main(argv: list[str] | None = None) -> None:
                        ["precision", "GFLOP/s min", "GFLOP/s median", "GFLOP/s max"],
                        [[p, min(v) / 1e9, common.median(v) / 1e9, max(v) / 1e9] for p, v in peaks.items()])
     common.write_json(args.out, "pretrain_speed" if args.threads is None else f"pretrain_speed_threads{threads}", {
-        "threads": threads, "shape": shape, "rounds": rounds, "steps_per_chunk": steps, "timed_steps_per_chunk": steps - 1,
+        "threads": threads, "shape": shape, "rounds": rounds, "steps_per_chunk": steps,
+        "timed_steps_per_chunk": steps - 1,
         "matmul_n": n_peak, "peak_flops_rounds": peaks, "rows": results, "checks": checks,
     }, args.quick)
 

@@ -33,16 +33,19 @@ def summary_rows(out: Path) -> list[list]:
             rows.append(["pretrain_speed", f"{r['arm']}: tokens/s", r["tokens_per_s"]])
             if r["runner"] == "warmstart":
                 rows.append(["pretrain_speed", f"{r['arm']}: x Trainer / MFU / data wait",
-                             f"{r['ratio_vs_trainer']:.2f}x / {100 * r['mfu']:.1f}% / {100 * r['data_wait_frac']:.2f}%"])
+                             f"{r['ratio_vs_trainer']:.2f}x / {100 * r['mfu']:.1f}% / "
+                             f"{100 * r['data_wait_frac']:.2f}%"])
                 rows.append(["pretrain_speed", f"{r['arm']}: best step x Trainer / MFU",
                              f"{r['best_step_ratio_vs_trainer']:.2f}x / {100 * r['best_step_mfu']:.1f}%"])
     if doc := load("finetune_speed"):
         for r in doc["rows"]:
-            value = f"{r['samples_per_s']:.1f} samples/s, peak RSS {r['peak_rss_mb']:.0f} MB" if r["status"] == "measured" else r["status"]
+            value = (f"{r['samples_per_s']:.1f} samples/s, peak RSS {r['peak_rss_mb']:.0f} MB"
+                     if r["status"] == "measured" else r["status"])
             rows.append(["finetune_speed", r["strategy"], value])
     if doc := load("lm_loss"):
         for r in doc["rows"]:
-            rows.append(["lm_loss", f"{r['shape']} {r['variant']}", f"{r['seconds']:.3g} s ({r['time_vs_whole']:.2f}x whole), peak {r['peak_mb']:,.0f} MB"])
+            rows.append(["lm_loss", f"{r['shape']} {r['variant']}",
+                         f"{r['seconds']:.3g} s ({r['time_vs_whole']:.2f}x whole), peak {r['peak_mb']:,.0f} MB"])
     if doc := load("data_path"):
         for r in doc["rows"]:
             rows.append(["data_path", f"{r['stage']}: text MB/s", r["text_mb_per_s"]])
@@ -63,15 +66,20 @@ def markdown(out: Path) -> str:
 
     for p in sorted(out.glob("pretrain_speed*.json")):
         doc = json.loads(p.read_text())
-        lines.append(f"Pretraining, {doc['threads']} threads ({doc['machine']['time_utc']}, load average {doc['machine']['load_average'][0]}, "
+        lines.append(f"Pretraining, {doc['threads']} threads ({doc['machine']['time_utc']}, "
+                     f"load average {doc['machine']['load_average'][0]}, "
                      f"median of {doc['rounds']} alternating rounds x {doc['timed_steps_per_chunk']} timed steps):\n")
-        table(["arm", "tokens/s", "x Trainer (per round)", "MFU", "best step: tokens/s", "x Trainer", "MFU", "data wait"],
-              [[r["arm"], r["tokens_per_s"], f"{r['ratio_vs_trainer']:.2f} ({', '.join(f'{x:.2f}' for x in r['ratio_rounds'])})",
+        table(["arm", "tokens/s", "x Trainer (per round)", "MFU", "best step: tokens/s", "x Trainer", "MFU",
+               "data wait"],
+              [[r["arm"], r["tokens_per_s"],
+                f"{r['ratio_vs_trainer']:.2f} ({', '.join(f'{x:.2f}' for x in r['ratio_rounds'])})",
                 f"{100 * r['mfu']:.1f}%", r["best_step_tokens_per_s"], f"{r['best_step_ratio_vs_trainer']:.2f}",
-                f"{100 * r['best_step_mfu']:.1f}%", "-" if r["data_wait_frac"] is None else f"{100 * r['data_wait_frac']:.2f}%"]
+                f"{100 * r['best_step_mfu']:.1f}%",
+                "-" if r["data_wait_frac"] is None else f"{100 * r['data_wait_frac']:.2f}%"]
                for r in doc["rows"]])
         peaks = doc["peak_flops_rounds"]
-        lines.append("Matmul peak per round (GFLOP/s): " + "; ".join(f"{k} {', '.join(f'{v / 1e9:.0f}' for v in vs)}" for k, vs in peaks.items()) + "\n")
+        lines.append("Matmul peak per round (GFLOP/s): "
+                     + "; ".join(f"{k} {', '.join(f'{v / 1e9:.0f}' for v in vs)}" for k, vs in peaks.items()) + "\n")
     p = out / "finetune_speed.json"
     if p.exists():
         doc = json.loads(p.read_text())
@@ -82,12 +90,13 @@ def markdown(out: Path) -> str:
     if p.exists():
         doc = json.loads(p.read_text())
         table(["LM loss (forward+backward)", "tokens x d x vocab", "variant", "seconds", "x whole", "peak MB"],
-              [[r["shape"], f"{r['tokens']:,} x {r['d_model']} x {r['vocab']:,}", r["variant"], r["seconds"], r["time_vs_whole"],
-                r["peak_mb"]] for r in doc["rows"]])
+              [[r["shape"], f"{r['tokens']:,} x {r['d_model']} x {r['vocab']:,}", r["variant"], r["seconds"],
+                r["time_vs_whole"], r["peak_mb"]] for r in doc["rows"]])
     p = out / "data_path.json"
     if p.exists():
         doc = json.loads(p.read_text())
-        table(["data path stage", "seconds", "text MB/s"], [[r["stage"], r["seconds"], r["text_mb_per_s"]] for r in doc["rows"]])
+        table(["data path stage", "seconds", "text MB/s"],
+              [[r["stage"], r["seconds"], r["text_mb_per_s"]] for r in doc["rows"]])
     p = out / "cli_startup.json"
     if p.exists():
         doc = json.loads(p.read_text())
@@ -99,7 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     def extra(ap):
         ap.add_argument("--only", default=None, help=f"comma list of {', '.join(SCRIPTS)}")
         ap.add_argument("--skip", default="", help="comma list of scripts to leave out")
-        ap.add_argument("--markdown", action="store_true", help="print the README tables from the JSON in --out; run nothing")
+        ap.add_argument("--markdown", action="store_true",
+                        help="print the README tables from the JSON in --out; run nothing")
 
     args = common.parse_args(__doc__, extra, argv)
     if args.markdown:

