@@ -16,7 +16,8 @@ from warmstart.errors import CheckpointError
 
 
 def _save(root, step, value):
-    return save_checkpoint(root, f"step_{step:06d}", {"w": {"x": torch.full((3,), float(value))}}, {"state": {"step": step}}, keep=2)
+    return save_checkpoint(root, f"step_{step:06d}", {"w": {"x": torch.full((3,), float(value))}},
+                           {"state": {"step": step}}, keep=2)
 
 
 def test_atomic_save_latest_and_pruning(tmp_path):

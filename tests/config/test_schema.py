@@ -48,7 +48,8 @@ def test_every_field_has_a_description():
                if isinstance(cls, type) and issubclass(cls, schema.Section)
                for name, f in cls.model_fields.items()
                if name != "kind" and not f.description and not issubclass(type(f.default), schema.Section)
-               and name not in ("run", "data", "objective", "task", "strategy", "optim", "schedule", "train", "tokenizer")]
+               and name not in ("run", "data", "objective", "task", "strategy", "optim", "schedule", "train",
+                                "tokenizer")]
     assert missing == []
 
 
@@ -88,14 +89,17 @@ def test_config_is_frozen():
 def test_cli_bad_config_exit_2_one_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("data: {kind: demo_sentiment}\ninit: r\ntrain: {max_stepz: 3}\n")
-    out = subprocess.run([sys.executable, "-m", "warmstart", "config", "validate", str(bad)], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "warmstart", "config", "validate", str(bad)], capture_output=True,
+                         text=True)
     assert out.returncode == 2
-    assert out.stderr.strip() == f"error: {bad}: train.max_stepz: unknown key (check spelling; `warmstart config explain` lists the fields)"
+    assert out.stderr.strip() == (f"error: {bad}: train.max_stepz: unknown key "
+                                  "(check spelling; `warmstart config explain` lists the fields)")
     assert "Traceback" not in out.stderr
 
 
 def test_cli_missing_and_empty_config(tmp_path):
-    for path, msg in [(tmp_path / "nope.yaml", "config file not found"), (tmp_path / "empty.yaml", "config file is empty")]:
+    for path, msg in [(tmp_path / "nope.yaml", "config file not found"),
+                      (tmp_path / "empty.yaml", "config file is empty")]:
         if path.name == "empty.yaml":
             path.write_text("")
         out = subprocess.run([sys.executable, "-m", "warmstart", "finetune", str(path)], capture_output=True, text=True)
@@ -103,6 +107,7 @@ def test_cli_missing_and_empty_config(tmp_path):
 
 
 def test_help_does_not_import_torch():
-    code = "import sys; from warmstart.cli import build_parser; build_parser(); import warmstart.config; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = ("import sys; from warmstart.cli import build_parser; build_parser(); import warmstart.config; "
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"

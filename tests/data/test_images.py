@@ -60,13 +60,15 @@ def test_npz_layouts_dtypes_and_errors(tmp_path):
     nhwc = np.random.default_rng(0).integers(0, 256, (4, 6, 5, 3), dtype=np.uint8)
     np.savez(tmp_path / "nhwc.npz", x=nhwc, y=np.arange(4))
     images = read_npz(tmp_path / "nhwc.npz")
-    assert images.pixels.shape == (4, 3, 6, 5) and images.labels == [0, 1, 2, 3] and images.scale == pytest.approx(1 / 255)
+    assert images.pixels.shape == (4, 3, 6, 5) and images.labels == [0, 1, 2, 3]
+    assert images.scale == pytest.approx(1 / 255)
     np.testing.assert_array_equal(images.pixels[1, 2], nhwc[1, :, :, 2])
 
     gray = np.random.default_rng(0).random((3, 4, 4)).astype(np.float64)
     np.savez(tmp_path / "gray.npz", pics=gray)
     unlabeled = read_npz(tmp_path / "gray.npz", x_key="pics", y_key=None)
-    assert unlabeled.pixels.shape == (3, 1, 4, 4) and unlabeled.pixels.dtype == np.float32 and unlabeled.labels == [None] * 3
+    assert unlabeled.pixels.shape == (3, 1, 4, 4) and unlabeled.pixels.dtype == np.float32
+    assert unlabeled.labels == [None] * 3
 
     gray[1, 2, 3] = np.nan
     np.savez(tmp_path / "nan.npz", x=gray, y=np.arange(3))

@@ -5,7 +5,8 @@ import random
 
 import pytest
 
-WORDS = {"pos": ["great", "love", "good", "happy", "fun", "nice"], "neg": ["bad", "hate", "awful", "sad", "poor", "ugly"]}
+WORDS = {"pos": ["great", "love", "good", "happy", "fun", "nice"],
+         "neg": ["bad", "hate", "awful", "sad", "poor", "ugly"]}
 FILLER = ["the", "movie", "was", "really", "a", "day", "this", "so", "very", "i", "it", "and"]
 
 

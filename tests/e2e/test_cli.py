@@ -85,7 +85,8 @@ t = AutoTokenizer.from_pretrained({str(root / 'hf')!r}, local_files_only=True)
 ids = t(["love it great"], return_tensors="pt")
 print(m(**ids).last_hidden_state.shape[-1])
 """
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "32"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "32"
 
 
 def test_compare_grid_and_skip_on_rerun(workspace):

@@ -101,7 +101,8 @@ def test_compare_linear_probe_keeps_the_pretrained_backbone(digits_ws, capsys):
         ws(capsys, "pretrain", root / "pre.yaml")
     ws(capsys, "compare", root / "cmp.yaml")
     summary = json.loads((root / "runs" / "cmp" / "compare.json").read_text())
-    assert {(c["arm"], c["n_labels"]) for c in summary["cells"]} == {(a, n) for a in ("probe", "scratch") for n in (10, 25)}
+    assert ({(c["arm"], c["n_labels"]) for c in summary["cells"]}
+            == {(a, n) for a in ("probe", "scratch") for n in (10, 25)})
     pre = load_file(_latest(root / "runs" / "pre") / "backbone.safetensors")
     probe = load_file(_latest(root / "runs" / "cmp" / "cells" / "probe_b10_s0") / "backbone.safetensors")
     weights = [k for k in pre if "running" not in k and "num_batches" not in k]

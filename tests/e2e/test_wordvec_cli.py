@@ -19,14 +19,14 @@ def root(toy_text):
 run: {{name: w2v, out_dir: {root}/runs}}
 data: {{kind: corpus, path: {root}/corpus.txt}}
 objective: {{kind: word2vec, arch: cbow, d_model: 16, window: 3, min_count: 2, epochs: 3, workers: 1, sample: 0, analogy_vocab: 100}}
-""")
+""")  # noqa: E501 - the config file is written as a user writes it, one section per line
     train = "{max_steps: 8, batch_size: 16, eval_every: 4, log_every: 4, progress: false}"
     (root / "ft.yaml").write_text(f"""# warmstart finetune ft.yaml
 run: {{name: ft-cnn, out_dir: {root}/runs}}
 data: {{kind: labeled_text, path: {root}/labeled.csv, max_len: 16, label_budget: 40}}
 model: {{kind: embedding, encoder: cnn, vectors: {root}/runs/w2v, d_hidden: 4, kernel_sizes: [2, 3], freeze_embeddings: true}}
 train: {train}
-""")
+""")  # noqa: E501 - the config file is written as a user writes it, one section per line
     (root / "cmp.yaml").write_text(f"""# warmstart compare cmp.yaml
 run: {{name: cmp, out_dir: {root}/runs}}
 pretrained: {root}/runs/w2v
@@ -67,7 +67,8 @@ def test_evaluate_prints_the_benchmark_table(root, capsys):
     assert "not on a split" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("fmt, name", [("word2vec", "vectors.txt"), ("word2vec-binary", "vectors.bin"), ("safetensors", "st")])
+@pytest.mark.parametrize("fmt, name", [("word2vec", "vectors.txt"), ("word2vec-binary", "vectors.bin"),
+                                       ("safetensors", "st")])
 def test_export_formats_round_trip(root, fmt, name):
     vectors, words = load_vectors(root / "runs" / "w2v")
     out = root / "export" / name
@@ -104,6 +105,7 @@ def test_compare_pretrained_frozen_and_random_tables(root):
     summary = json.loads((root / "runs" / "cmp" / "compare.json").read_text())
     cells = {c["arm"]: c for c in summary["cells"]}
     assert set(cells) == {"pretrained", "frozen", "scratch"}
-    assert cells["frozen"]["params_trained"] < cells["pretrained"]["params_trained"] == cells["scratch"]["params_trained"]
+    assert (cells["frozen"]["params_trained"] < cells["pretrained"]["params_trained"]
+            == cells["scratch"]["params_trained"])
     cell_cfg = json.loads((root / "runs" / "cmp" / "cells" / "scratch_b40_s0" / "config.json").read_text())
     assert cell_cfg["init_weights"] == "random" and cell_cfg["lineage"]["init"] == str(root / "runs" / "w2v")

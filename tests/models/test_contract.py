@@ -19,7 +19,8 @@ def test_backbone_contract(kind, tmp_path):
     assert len(backbone.layer_groups()) >= 3  # input side, >= 1 block, output side
 
     # Round trip through a checkpoint: same spec + weights -> identical outputs.
-    save_checkpoint(tmp_path, "c", {"backbone": backbone.state_dict()}, {"backbone": backbone_json(backbone)}, point_latest=False)
+    save_checkpoint(tmp_path, "c", {"backbone": backbone.state_dict()}, {"backbone": backbone_json(backbone)},
+                    point_latest=False)
     again = load_backbone(tmp_path / "c")
     backbone.eval(), again.eval()
     torch.testing.assert_close(again(batch).pooled, backbone(batch).pooled, rtol=0, atol=0)

@@ -52,12 +52,14 @@ def test_chunked_under_bf16_autocast_close_to_whole():
     h, w, b, t = _inputs(n=64, d=32, v=100)
     with autocast("bf16"):
         whole, chunked = lm_loss(h, w, b, t, None), lm_loss(h, w, b, t, 16)
-    assert chunked.dtype == torch.float32 and abs(float(whole.detach()) - float(chunked.detach())) < 0.02 * float(whole.detach())
+    assert chunked.dtype == torch.float32
+    assert abs(float(whole.detach()) - float(chunked.detach())) < 0.02 * float(whole.detach())
     chunked.backward()
     assert w.grad.dtype == torch.float32 and torch.isfinite(w.grad).all()
 
 
-@pytest.mark.parametrize("objective,arch", [(CausalLMObjective, "gpt2"), (MaskedLMObjective, "bert")], ids=["causal_lm", "masked_lm"])
+@pytest.mark.parametrize("objective,arch", [(CausalLMObjective, "gpt2"), (MaskedLMObjective, "bert")],
+                         ids=["causal_lm", "masked_lm"])
 def test_objectives_give_the_same_loss_and_gradients_chunked(objective, arch):
     def run(chunk):
         torch.manual_seed(0)

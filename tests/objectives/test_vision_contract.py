@@ -45,7 +45,8 @@ def test_vision_objective_contract(kind, arch, fixed_batch_losses):
     assert out.loss.ndim == 0 and torch.isfinite(out.loss) and out.n_items > 0
     out.loss.backward()
     first_group = backbone.layer_groups()[0]
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in first_group), "no gradient reached the backbone input side"
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in first_group), \
+        "no gradient reached the backbone input side"
 
     module.eval()  # fixed batch: no dropout, BatchNorm in inference mode, same corruption each step
     losses = fixed_batch_losses(module, batch)  # same masks/noise each step: a fixed batch
@@ -65,7 +66,8 @@ def test_nt_xent_prefers_matching_views():
 
 
 def test_contrastive_reports_positive_accuracy_and_counts_both_views():
-    module = build_objective(ContrastiveObjective(views=Augment(noise_std=0.1)), ResNetBackbone.tiny(), {"input_shape": (1, 8, 8)})
+    module = build_objective(ContrastiveObjective(views=Augment(noise_std=0.1)), ResNetBackbone.tiny(),
+                             {"input_shape": (1, 8, 8)})
     out = module(ResNetBackbone.tiny().example_batch(5))
     assert out.n_items == 10 and 0.0 <= out.metrics["pos_acc"] <= 1.0
 
@@ -90,6 +92,7 @@ def test_denoising_reconstructs_the_clean_input():
 
 
 def test_supervised_head_info_round_trip():
-    module = build_objective(SupervisedObjective(), ResNetBackbone.tiny(), {"input_shape": (1, 8, 8), "labels": [0, 1, 2, 3, 4]})
+    module = build_objective(SupervisedObjective(), ResNetBackbone.tiny(),
+                             {"input_shape": (1, 8, 8), "labels": [0, 1, 2, 3, 4]})
     assert module.info() == {"labels": [0, 1, 2, 3, 4]}
     assert module.encode_targets([4, 0]).tolist() == [4, 0]

@@ -9,7 +9,8 @@ from warmstart.models import load_backbone
 
 
 def test_lora_finetune_evaluate_export(tiny_text_csv, tiny_finetune_config, tmp_path):
-    cfg = tiny_finetune_config(tiny_text_csv, tmp_path, strategy={"kind": "lora", "r": 2, "alpha": 4, "target_modules": ["query", "value"]},
+    cfg = tiny_finetune_config(tiny_text_csv, tmp_path,
+                               strategy={"kind": "lora", "r": 2, "alpha": 4, "target_modules": ["query", "value"]},
                                optim={"kind": "adamw", "lr": 1e-2})
     lines = []
     result = workflows.finetune(cfg, say=lines.append)

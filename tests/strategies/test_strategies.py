@@ -142,7 +142,8 @@ def test_lora_trains_adapters_and_head_only():
     assert changed <= adapters | head and head <= changed and any(".lora_B." in n for n in changed)
     assert {g["name"] for g in opt.param_groups} == {"adapters", "head"}
     trainable, total = count_params(module)
-    assert trainable == sum(p.numel() for p in adapter_params(module.backbone)) + sum(p.numel() for p in module.head.parameters())
+    assert trainable == (sum(p.numel() for p in adapter_params(module.backbone))
+                         + sum(p.numel() for p in module.head.parameters()))
 
 
 @pytest.mark.parametrize("arch", ["bert", "gpt2"])

@@ -57,13 +57,15 @@ def test_multilabel_bce_metrics_and_decode():
     metrics = module.new_metrics()
     metrics.update(type(out)(loss=out.loss, n_items=2, logits=torch.tensor([[3.0, -1, -1], [-1, -1, 2]]), targets=y))
     m = metrics.compute()
-    assert m["f1"] == pytest.approx(2 * 2 / (2 * 2 + 0 + 1)) and m["subset_acc"] == 0.5 and m["label_acc"] == pytest.approx(5 / 6)
+    assert m["f1"] == pytest.approx(2 * 2 / (2 * 2 + 0 + 1)) and m["subset_acc"] == 0.5
+    assert m["label_acc"] == pytest.approx(5 / 6)
     assert module.decode(torch.tensor([[3.0, 1.0, -1.0]])) == ["x|y"]
     with pytest.raises(ValueError, match="label_smoothing applies to single-label"):
         ClassificationTask(multilabel=True, label_smoothing=0.1)
 
 
-@pytest.mark.parametrize("loss, fn", [("mse", F.mse_loss), ("mae", F.l1_loss), ("huber", lambda a, b: F.huber_loss(a, b, delta=0.5))])
+@pytest.mark.parametrize("loss, fn", [("mse", F.mse_loss), ("mae", F.l1_loss),
+                                      ("huber", lambda a, b: F.huber_loss(a, b, delta=0.5))])
 def test_regression_losses(loss, fn):
     records = [{"label": v} for v in (1.0, 2.0, 3.0, 4.0)]
     module = _module(RegressionTask(loss=loss, huber_delta=0.5, dropout=0.0), records)

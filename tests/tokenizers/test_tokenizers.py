@@ -22,7 +22,8 @@ def docs():
 
 @pytest.fixture(scope="module", params=["bpe", "wordpiece"])
 def trained(request, docs):
-    cfg = BPETokenizer(vocab_size=300, min_frequency=2) if request.param == "bpe" else WordPieceTokenizer(vocab_size=300)
+    cfg = (BPETokenizer(vocab_size=300, min_frequency=2) if request.param == "bpe"
+           else WordPieceTokenizer(vocab_size=300))
     return build_tokenizer(cfg, docs)
 
 
@@ -93,7 +94,8 @@ def _gpt2_like(tmp_path, docs) -> Path:
                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                                       show_progress=False))
     eot = "<|endoftext|>"
-    PreTrainedTokenizerFast(tokenizer_object=raw, eos_token=eot, bos_token=eot, unk_token=eot).save_pretrained(str(tmp_path))
+    PreTrainedTokenizerFast(tokenizer_object=raw, eos_token=eot, bos_token=eot,
+                            unk_token=eot).save_pretrained(str(tmp_path))
     return tmp_path
 
 

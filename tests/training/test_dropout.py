@@ -59,13 +59,17 @@ def test_math_attention_equals_sdpa_without_dropout():
     torch.manual_seed(0)
     q, k, v = (torch.randn(2, 3, 10, 8) for _ in range(3))
     scale = 8 ** -0.5
-    assert torch.allclose(math_attention(q, k, v, None, 0.0, scale, True), F.scaled_dot_product_attention(q, k, v, is_causal=True), atol=1e-6)
-    assert torch.allclose(math_attention(q, k, v, None, 0.0, scale, False), F.scaled_dot_product_attention(q, k, v), atol=1e-6)
+    assert torch.allclose(math_attention(q, k, v, None, 0.0, scale, True),
+                          F.scaled_dot_product_attention(q, k, v, is_causal=True), atol=1e-6)
+    assert torch.allclose(math_attention(q, k, v, None, 0.0, scale, False),
+                          F.scaled_dot_product_attention(q, k, v), atol=1e-6)
     keep = torch.rand(2, 1, 10, 10) > 0.3
     keep[..., 0] = True
-    assert torch.allclose(math_attention(q, k, v, keep, 0.0, scale, False), F.scaled_dot_product_attention(q, k, v, attn_mask=keep), atol=1e-6)
+    assert torch.allclose(math_attention(q, k, v, keep, 0.0, scale, False),
+                          F.scaled_dot_product_attention(q, k, v, attn_mask=keep), atol=1e-6)
     additive = torch.randn(2, 1, 10, 10)
-    assert torch.allclose(math_attention(q, k, v, additive, 0.0, scale, False), F.scaled_dot_product_attention(q, k, v, attn_mask=additive), atol=1e-6)
+    assert torch.allclose(math_attention(q, k, v, additive, 0.0, scale, False),
+                          F.scaled_dot_product_attention(q, k, v, attn_mask=additive), atol=1e-6)
 
 
 def test_attention_dropout_keeps_the_expected_output():
@@ -78,10 +82,11 @@ def test_attention_dropout_keeps_the_expected_output():
     assert torch.allclose(mean, exact, atol=0.05)
 
 
-@pytest.mark.parametrize("objective,arch", [(CausalLMObjective(), "gpt2"), (MaskedLMObjective(), "bert")], ids=["gpt2", "bert"])
+@pytest.mark.parametrize("objective,arch", [(CausalLMObjective(), "gpt2"), (MaskedLMObjective(), "bert")],
+                         ids=["gpt2", "bert"])
 def test_switching_changes_no_weight_key_or_saved_config(objective, arch, tmp_path):
-    backbone = TransformerBackbone.build(arch, "tiny", vocab_size=64, max_len=16, special=SPECIAL, n_layers=2, d_model=16,
-                                         n_heads=2, d_ff=32, dropout=0.1)
+    backbone = TransformerBackbone.build(arch, "tiny", vocab_size=64, max_len=16, special=SPECIAL, n_layers=2,
+                                         d_model=16, n_heads=2, d_ff=32, dropout=0.1)
     module = build_objective(objective, backbone, SPECIAL)
     plain = sum(type(m) is nn.Dropout for m in module.modules())
     keys = list(module.state_dict())
@@ -97,8 +102,8 @@ def test_switching_changes_no_weight_key_or_saved_config(objective, arch, tmp_pa
 
 def test_eager_runs_are_torch_dropout():
     # Outside torch.compile the switched model draws exactly what torch's dropout draws.
-    backbone = TransformerBackbone.build("gpt2", "tiny", vocab_size=64, max_len=16, special=SPECIAL, n_layers=2, d_model=16,
-                                         n_heads=2, d_ff=32, dropout=0.1)
+    backbone = TransformerBackbone.build("gpt2", "tiny", vocab_size=64, max_len=16, special=SPECIAL, n_layers=2,
+                                         d_model=16, n_heads=2, d_ff=32, dropout=0.1)
     module = build_objective(CausalLMObjective(), backbone, SPECIAL).train()
     batch = backbone.example_batch(4)
     torch.manual_seed(1)
@@ -108,15 +113,16 @@ def test_eager_runs_are_torch_dropout():
     assert torch.equal(module(batch).loss, before)
 
 
-@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # inside torch's compile
+# The warning is raised inside torch's compile.
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_compiled_training_step_uses_the_hash():
     # The one compiled test in the default suite, because hash dropout is the default compiled path
     # (~25 s on 2 cores with a cold compile cache, forward and backward).
     from warmstart.config.schema import TrainSection
     from warmstart.training.loop import _compiled
 
-    backbone = TransformerBackbone.build("gpt2", "tiny", vocab_size=64, max_len=16, special=SPECIAL, n_layers=2, d_model=16,
-                                         n_heads=2, d_ff=32, dropout=0.1)
+    backbone = TransformerBackbone.build("gpt2", "tiny", vocab_size=64, max_len=16, special=SPECIAL, n_layers=2,
+                                         d_model=16, n_heads=2, d_ff=32, dropout=0.1)
     module = build_objective(CausalLMObjective(), backbone, SPECIAL)
     batch = {"input_ids": torch.randint(5, 64, (4, 16)), "attention_mask": torch.ones(4, 16, dtype=torch.long)}
     step = _compiled(module, TrainSection(compile=True))

@@ -34,9 +34,10 @@ def _train_params(optim_cfg, steps=3):
 
 # Adam divides by sqrt(v): where a gradient is ~0, last-bit differences between kernels grow to
 # ~1e-5 after 3 steps of lr 1e-2, i.e. 0.1% of one step; SGD stays within 1e-6.
-@pytest.mark.parametrize("make,atol", [(lambda impl: AdamWOptim(lr=1e-2, implementation=impl), 1e-4),
-                                       (lambda impl: SGDOptim(lr=0.1, momentum=0.9, weight_decay=0.01, implementation=impl), 1e-6)],
-                         ids=["adamw", "sgd"])
+@pytest.mark.parametrize("make,atol", [
+    (lambda impl: AdamWOptim(lr=1e-2, implementation=impl), 1e-4),
+    (lambda impl: SGDOptim(lr=0.1, momentum=0.9, weight_decay=0.01, implementation=impl), 1e-6),
+], ids=["adamw", "sgd"])
 def test_optimizer_kernels_agree(make, atol):
     ref = _train_params(make("for_loop"))
     for impl in ("foreach", "fused"):
@@ -78,7 +79,8 @@ def test_masked_lm_head_on_masked_positions_equals_full_logits():
     torch.manual_seed(3)
     out = module(batch)
     torch.manual_seed(3)  # the same masks again
-    corrupted, selected = mask_tokens(batch["input_ids"], batch["attention_mask"], module.cfg, SPECIAL, module.vocab_size)
+    corrupted, selected = mask_tokens(batch["input_ids"], batch["attention_mask"], module.cfg, SPECIAL,
+                                      module.vocab_size)
     with torch.no_grad():
         feats = module.backbone({**batch, "input_ids": corrupted})
         logits = module.head(feats.tokens)  # (B, T, V): every position, the slow way
@@ -105,7 +107,8 @@ def test_auto_precision_resolves_to_what_the_cpu_supports():
 
 
 @pytest.mark.slow  # torch.compile costs tens of seconds on 2 cores: run with `pytest -m slow`
-@pytest.mark.parametrize("objective,arch", [(CausalLMObjective(), "gpt2"), (MaskedLMObjective(), "bert")], ids=["causal_lm", "masked_lm"])
+@pytest.mark.parametrize("objective,arch", [(CausalLMObjective(), "gpt2"), (MaskedLMObjective(), "bert")],
+                         ids=["causal_lm", "masked_lm"])
 def test_compiled_step_matches_eager(objective, arch):
     module = build_objective(objective, TransformerBackbone.tiny(arch), SPECIAL).eval()
     batch = _padded_batch(module)

@@ -39,7 +39,8 @@ def _run(tmp_path, batch_size, grad_accum, steps=1, seqs=None, lr=0.5, full_batc
     cfg = TrainSection(max_steps=steps, batch_size=batch_size, grad_accum=grad_accum, grad_clip=None,
                        progress=False, **{"eval_every": 100, **train_kw})
     sched = build_schedule(optim, ConstantSchedule(), steps)
-    batches = FullBatchIterator(len(seqs), make, batch_size) if full_batch else BatchIterator(len(seqs), make, batch_size, seed=0)
+    batches = (FullBatchIterator(len(seqs), make, batch_size) if full_batch
+               else BatchIterator(len(seqs), make, batch_size, seed=0))
     evaluate_val = lambda mb: evaluate(module, sequential_batches(len(seqs), make, 8, mb))  # noqa: E731
     tmp_path.mkdir(parents=True, exist_ok=True)
     run = Training(strategy, optim, sched, batches, cfg, TrainState(), MetricsLog(tmp_path / "m.jsonl"))

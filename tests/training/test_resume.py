@@ -37,12 +37,14 @@ train: {{max_steps: {STEPS}, batch_size: 8, grad_accum: {ACCUM}, eval_every: 2, 
 
 
 def _worker(cfg, count_file, *flags):
-    return subprocess.run([sys.executable, str(WORKER), str(cfg), str(count_file), *flags], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, str(WORKER), str(cfg), str(count_file), *flags], capture_output=True,
+                          text=True, timeout=300)
 
 
 def _final(run_dir):
     ckpt = run_dir / "checkpoints" / f"step_{STEPS:06d}"
-    return {f"{stem}.{k}": v for stem in ("backbone", "head", "optimizer") for k, v in load_file(str(ckpt / f"{stem}.safetensors")).items()}
+    return {f"{stem}.{k}": v for stem in ("backbone", "head", "optimizer")
+            for k, v in load_file(str(ckpt / f"{stem}.safetensors")).items()}
 
 
 def _train_log(run_dir):
@@ -64,7 +66,8 @@ def test_kill_and_resume_is_bitwise_identical(tmp_path, tiny_text_csv):
     # The kill left a half-written step_000006.tmp; the reader ignores it and step 4 stays loadable.
     partial = run / "checkpoints" / "step_000006.tmp"
     assert partial.is_dir() and not is_valid(partial)
-    assert latest_checkpoint(run).name == "step_000004" and is_valid(run / "checkpoints" / "step_000004", verify_hashes=True)
+    assert latest_checkpoint(run).name == "step_000004"
+    assert is_valid(run / "checkpoints" / "step_000004", verify_hashes=True)
 
     third = _worker(cfg, tmp_path / "n3", "--resume")
     assert third.returncode == 0, third.stderr[-2000:]

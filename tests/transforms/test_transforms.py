@@ -43,10 +43,12 @@ def test_normalizer_round_trip(tmp_path):
         Normalizer.load(tmp_path / "nowhere")
 
 
-ALL_IMAGE_OPS = Augment(shift=2, rotate_deg=15, scale=(0.9, 1.2), hflip=True, erase_prob=0.5, drop_prob=0.1, noise_std=0.1)
+ALL_IMAGE_OPS = Augment(shift=2, rotate_deg=15, scale=(0.9, 1.2), hflip=True, erase_prob=0.5, drop_prob=0.1,
+                        noise_std=0.1)
 
 
-@pytest.mark.parametrize("shape, cfg", [((6, 3, 8, 8), ALL_IMAGE_OPS), ((6, 10), Augment(drop_prob=0.2, noise_std=0.3))])
+@pytest.mark.parametrize("shape, cfg", [((6, 3, 8, 8), ALL_IMAGE_OPS),
+                                        ((6, 10), Augment(drop_prob=0.2, noise_std=0.3))])
 def test_augment_keeps_shape_and_is_seeded(shape, cfg):
     x = torch.randn(shape)
     torch.manual_seed(3)

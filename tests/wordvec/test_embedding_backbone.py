@@ -26,7 +26,8 @@ def test_contract_and_checkpoint_round_trip(encoder, tmp_path):
     assert feats.pooled.shape == (4, bb.feature_dim) and feats.tokens.shape[:2] == batch["input_ids"].shape
     check_layer_groups(bb)
     assert len(bb.layer_groups()) == (1 if encoder == "mean" else 3)
-    save_checkpoint(tmp_path, "c", {"backbone": bb.state_dict()}, {"backbone": {"format_version": 1, **bb.spec()}}, point_latest=False)
+    save_checkpoint(tmp_path, "c", {"backbone": bb.state_dict()}, {"backbone": {"format_version": 1, **bb.spec()}},
+                    point_latest=False)
     again = EmbeddingBackbone.from_spec(bb.spec())
     again.load_state_dict(load_tensors(tmp_path / "c", "backbone"), strict=True)
     torch.testing.assert_close(again.eval()(batch).pooled, feats.pooled, rtol=0, atol=0)
@@ -45,7 +46,8 @@ def test_right_padding_does_not_change_pooled_features(encoder):
     short = bb({"input_ids": ids, "attention_mask": torch.ones_like(ids)}).pooled
     padded_ids = torch.cat([ids, torch.zeros(1, 4, dtype=torch.long)], 1)
     mask = torch.cat([torch.ones(1, 6), torch.zeros(1, 4)], 1).long()
-    torch.testing.assert_close(bb({"input_ids": padded_ids, "attention_mask": mask}).pooled, short, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(bb({"input_ids": padded_ids, "attention_mask": mask}).pooled, short,
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_token_to_word_conventions():
@@ -74,7 +76,8 @@ def test_from_config_with_and_without_vectors(tmp_path):
     save_vectors(tmp_path, np.ones((2, 6), dtype=np.float32), ["hello", "world"])
     tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "world", "x"]
     special = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
-    bb = EmbeddingBackbone.from_config(EmbeddingModel(encoder="cnn", vectors=str(tmp_path), d_hidden=4), 7, special, tokens)
+    bb = EmbeddingBackbone.from_config(EmbeddingModel(encoder="cnn", vectors=str(tmp_path), d_hidden=4), 7, special,
+                                       tokens)
     assert bb.d_model == 6 and bb.feature_dim == 12 and bb.coverage == {"mapped": 1, "tokens": 2, "coverage": 0.5}
     torch.testing.assert_close(bb.embed.weight[5], torch.ones(6))
     fresh = EmbeddingBackbone.from_config(EmbeddingModel(d_model=8), 7, special)

@@ -14,7 +14,8 @@ from warmstart.wordvec.vocab import build_vocab, sentences_to_ids, tokenize_corp
 
 def test_weighting_function():
     x = torch.tensor([1.0, 10.0, 50.0, 100.0, 1000.0])
-    np.testing.assert_allclose(glove_weights(x, 100.0, 0.75), [0.01 ** 0.75, 0.1 ** 0.75, 0.5 ** 0.75, 1.0, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(glove_weights(x, 100.0, 0.75), [0.01 ** 0.75, 0.1 ** 0.75, 0.5 ** 0.75, 1.0, 1.0],
+                               rtol=1e-6)
 
 
 def test_one_step_matches_autograd_adagrad():

@@ -16,9 +16,12 @@ from warmstart.wordvec import load_vectors, train
 
 # sample=0: on a 46-word corpus every word counts as "frequent" and would be mostly downsampled away.
 TINY = {
-    "word2vec": {"kind": "word2vec", "d_model": 16, "min_count": 2, "epochs": 15, "workers": 1, "window": 3, "sample": 0},
-    "fasttext": {"kind": "fasttext", "d_model": 16, "min_count": 2, "epochs": 15, "workers": 1, "window": 3, "bucket": 2000, "sample": 0},
-    "glove": {"kind": "glove", "d_model": 16, "min_count": 2, "epochs": 15, "workers": 1, "window": 3, "batch_size": 256},
+    "word2vec": {"kind": "word2vec", "d_model": 16, "min_count": 2, "epochs": 15, "workers": 1, "window": 3,
+                 "sample": 0},
+    "fasttext": {"kind": "fasttext", "d_model": 16, "min_count": 2, "epochs": 15, "workers": 1, "window": 3,
+                 "bucket": 2000, "sample": 0},
+    "glove": {"kind": "glove", "d_model": 16, "min_count": 2, "epochs": 15, "workers": 1, "window": 3,
+              "batch_size": 256},
 }
 
 

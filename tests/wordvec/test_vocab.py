@@ -6,7 +6,8 @@ from warmstart.wordvec.vocab import build_vocab, sentences_to_ids, tokenize, tok
 
 def test_tokenize_rule():
     text = "Don't re-use U.S. stock-lists!  snake_case, naïve 3.14 -- Rock’n’roll"
-    assert tokenize(text) == ["don't", "re-use", "u", "s", "stock-lists", "snake", "case", "naïve", "3", "14", "rock’n’roll"]
+    assert tokenize(text) == ["don't", "re-use", "u", "s", "stock-lists", "snake", "case", "naïve", "3", "14",
+                              "rock’n’roll"]
     assert tokenize("Paris", lowercase=False) == ["Paris"]
 
 
