@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/warmstart demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 test: $(STAMP)
 	sh scripts/ensure_chromium.sh  # headless Chromium for the report's browser test (never fails)
