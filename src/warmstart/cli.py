@@ -11,6 +11,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import Section
 
 EXIT_USER_ERROR = 2
 
@@ -211,7 +215,7 @@ def _config(args) -> None:
             print(line)
 
 
-def explain(cfg, prefix: str = "") -> list[str]:
+def explain(cfg: Section, prefix: str = "") -> list[str]:
     """One line per field: dotted name, current value, description."""
     from pydantic import BaseModel
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,6 +29,23 @@ from warmstart.errors import ConfigError, DataError
 from warmstart.transforms import Normalizer, augment
 from warmstart.types import Batch
 
+if TYPE_CHECKING:
+    from warmstart.config.schema import (
+        CorpusData,
+        CsvFeaturesData,
+        DemoCorpusData,
+        DemoSentimentData,
+        DigitsData,
+        FinetuneConfig,
+        FinetuneData,
+        ImageFolderData,
+        LabeledTextData,
+        NpzData,
+        PretrainConfig,
+        PretrainData,
+        SklearnTableData,
+    )
+
 
 @dataclass
 class Examples:
@@ -37,7 +55,7 @@ class Examples:
     make_batch: Callable[[list[int]], Batch]
 
 
-def open_inputs(data_cfg):
+def open_inputs(data_cfg: PretrainData | FinetuneData):
     """The Inputs object for a data section, chosen by its modality."""
     return {"text": TextInputs, "image": ImageInputs, "vector": VectorInputs}[data_cfg.modality](data_cfg)
 
@@ -63,7 +81,7 @@ class TextInputs:
 
     modality = "text"
 
-    def __init__(self, data_cfg):
+    def __init__(self, data_cfg: CorpusData | DemoCorpusData | LabeledTextData | DemoSentimentData):
         self.cfg = data_cfg
         self.tokenizer = None
 
@@ -76,7 +94,7 @@ class TextInputs:
         return records, data.split_records(records, self.cfg, seed, stratify=stratify)
 
     # -- preprocessor
-    def fit(self, cfg, examples: list) -> None:
+    def fit(self, cfg: PretrainConfig | FinetuneConfig, examples: list) -> None:
         """Train the configured tokenizer on `examples` (documents or records), or load model.path's."""
         texts = [e if isinstance(e, str) else e["text"] for e in examples]
         self.tokenizer = tokenizers.build_tokenizer(cfg.tokenizer or _model_tokenizer(cfg.model), texts)
@@ -105,7 +123,7 @@ class TextInputs:
         return tokenizers.special_ids(self.tokenizer)
 
     # -- batches
-    def pretrain_sets(self, docs: list[str], cfg, say) -> tuple[Examples, Examples]:
+    def pretrain_sets(self, docs: list[str], cfg: PretrainConfig, say) -> tuple[Examples, Examples]:
         # Tokenize once into a memory-mapped cache, then cut fixed-length blocks (no padding).
         cache_dir = cfg.data.cache_dir or Path(cfg.run.out_dir) / ".cache" / "tokens"
         ids = data.token_ids(docs, self.tokenizer, cache_dir)
@@ -157,7 +175,7 @@ class ArrayInputs:
     modality = ""
     key = ""  # the Batch entry: "pixels" or "features"
 
-    def __init__(self, data_cfg):
+    def __init__(self, data_cfg: DigitsData | ImageFolderData | NpzData | CsvFeaturesData | SklearnTableData):
         self.cfg = data_cfg
         self.set = None  # ImageSet | VectorSet, once read
         self.normalizer: Normalizer | None = None
@@ -188,7 +206,7 @@ class ArrayInputs:
         return self._records(seed, stratify)
 
     # -- preprocessor
-    def fit(self, cfg, records: list[dict]) -> None:
+    def fit(self, cfg: PretrainConfig | FinetuneConfig, records: list[dict]) -> None:
         """Normalization statistics of the training examples `records` (uint8 stays uint8 until
         Normalizer.fit scales each chunk, so large image sets are never copied as floats)."""
         raw = getattr(self.set, "pixels", None)
@@ -227,7 +245,7 @@ class ArrayInputs:
         return {"input_shape": self.set.input_shape, "labels": self.labels}
 
     # -- batches
-    def pretrain_sets(self, splits, cfg, say) -> tuple[Examples, Examples]:
+    def pretrain_sets(self, splits, cfg: PretrainConfig, say) -> tuple[Examples, Examples]:
         # Labels ride along when there are any: the supervised objective trains on them, the
         # self-supervised ones ignore them.
         def targets(records):

@@ -9,11 +9,15 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from warmstart.checkpoint.io import latest_checkpoint, read_json, write_json_atomic
 from warmstart.errors import CheckpointError, ConfigError
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import FinetuneConfig, PretrainConfig
 
 
 def version() -> str:
@@ -31,7 +35,7 @@ def git_sha() -> str | None:
         return None
 
 
-def open_run_dir(cfg, resume: bool, overwrite: bool) -> tuple[Path, Path | None]:
+def open_run_dir(cfg: PretrainConfig | FinetuneConfig, resume: bool, overwrite: bool) -> tuple[Path, Path | None]:
     """Create the run dir, or reopen it for --resume. Returns (run_dir, checkpoint to resume or None).
 
     An existing run with checkpoints is never silently clobbered: the user must say --resume or
@@ -56,7 +60,7 @@ def open_run_dir(cfg, resume: bool, overwrite: bool) -> tuple[Path, Path | None]
     return run_dir, ckpt if resume else None
 
 
-def write_config(run_dir: Path, cfg, verb: str, lineage: dict | None = None) -> None:
+def write_config(run_dir: Path, cfg: PretrainConfig | FinetuneConfig, verb: str, lineage: dict | None = None) -> None:
     """config.json: the fully resolved config (defaults filled in) + version info + lineage.
     Resume, evaluate, predict and reports read this, never the user's file."""
     snapshot = {**cfg.model_dump(mode="json"), "verb": verb, "warmstart_version": version(),

@@ -183,7 +183,7 @@ class FinetuneConfig(Section):
         return self
 
 
-def _check_model_source(cfg) -> None:
+def _check_model_source(cfg: PretrainConfig | FinetuneConfig) -> None:
     if cfg.init is not None and cfg.model is not None:
         raise ValueError("give either init (a run to start from) or model (an architecture), not both")
     if cfg.init is None and cfg.model is None:
@@ -195,7 +195,7 @@ def _check_model_source(cfg) -> None:
         raise ValueError("tokenizer is required when starting from model.kind=embedding without model.vectors")
 
 
-def _check_modality(cfg) -> None:
+def _check_modality(cfg: PretrainConfig | FinetuneConfig) -> None:
     """Text data needs a text backbone and objective; image and vector data need theirs."""
     modality = cfg.data.modality
     if modality != "text" and cfg.tokenizer is not None:

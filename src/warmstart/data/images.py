@@ -12,11 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from warmstart.data.splits import Splits, budget_count, split_records, stratified_order
 from warmstart.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import DigitsData, FinetuneData, ImageFolderData, NpzData
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -159,15 +163,15 @@ def read_npz(path: str | Path, x_key: str = "x", y_key: str | None = "y", layout
     return ImageSet(np.ascontiguousarray(pixels), labels, scale, str(p))
 
 
-def _digits(cfg) -> ImageSet:
+def _digits(cfg: DigitsData) -> ImageSet:
     return read_digits(cfg.classes)
 
 
-def _image_folder(cfg) -> ImageSet:
+def _image_folder(cfg: ImageFolderData) -> ImageSet:
     return read_image_folder(cfg.path, cfg.resize, cfg.color, cfg.classes)
 
 
-def _npz(cfg) -> ImageSet:
+def _npz(cfg: NpzData) -> ImageSet:
     return read_npz(cfg.path, cfg.x_key, cfg.y_key, cfg.layout)
 
 
@@ -178,7 +182,7 @@ IMAGE_SOURCES = {
 }
 
 
-def load_images(cfg) -> ImageSet:
+def load_images(cfg: DigitsData | ImageFolderData | NpzData) -> ImageSet:
     """The ImageSet for an image data section (schema.DigitsData, ImageFolderData or NpzData)."""
     if cfg.kind not in IMAGE_SOURCES:
         raise ConfigError(f"data.kind={cfg.kind!r} is not an image source; expected one of {sorted(IMAGE_SOURCES)}")
@@ -188,7 +192,7 @@ def load_images(cfg) -> ImageSet:
 # -------------------------------------------------------------------------------------- splits
 
 
-def split_filtered(records: list[dict], keep: frozenset | None, cfg, seed: int, stratify: bool) -> Splits:
+def split_filtered(records: list[dict], keep: frozenset | None, cfg: FinetuneData, seed: int, stratify: bool) -> Splits:
     """Split all records, *then* keep the classes in `keep`, then draw the label budget.
 
     Splitting before filtering means a class filter never moves an example between train, val and

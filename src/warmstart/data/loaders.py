@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import torch
 
 from warmstart.types import Batch
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import Optim, TrainSection
 
 
 class BatchIterator:
@@ -107,7 +111,8 @@ class FullBatchIterator:
         return self.epoch + int(self.cursor == self.n_micro)
 
 
-def train_batches(n: int, make_batch: Callable[[list[int]], Batch], train_cfg, optim_cfg, seed: int):
+def train_batches(n: int, make_batch: Callable[[list[int]], Batch], train_cfg: TrainSection, optim_cfg: Optim,
+                  seed: int):
     """The training iterator and the train config the loop should use: minibatches for every
     optimizer except `gd`, whose step is the whole training set (grad_accum = micro-batches per pass)."""
     if optim_cfg.kind == "gd":

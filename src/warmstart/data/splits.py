@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from warmstart.errors import DataError
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import FinetuneData
 
 
 @dataclass
@@ -64,7 +68,7 @@ def budget_count(label_budget: int | float | None, n_pool: int) -> int:
     return count
 
 
-def split_records(records: list, cfg, seed: int, stratify: bool) -> Splits:
+def split_records(records: list, cfg: FinetuneData, seed: int, stratify: bool) -> Splits:
     """Split records into train/val/test and apply the label budget.
 
     Args:

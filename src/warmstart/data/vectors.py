@@ -13,10 +13,14 @@ import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from warmstart.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import CsvFeaturesData, SklearnTableData
 
 
 @dataclass
@@ -102,11 +106,11 @@ def read_sklearn_table(name: str) -> VectorSet:
                      f"{name} (scikit-learn)")
 
 
-def _csv_features(cfg) -> VectorSet:
+def _csv_features(cfg: CsvFeaturesData) -> VectorSet:
     return read_csv_features(cfg.path, cfg.label_field, cfg.feature_fields)
 
 
-def _sklearn_table(cfg) -> VectorSet:
+def _sklearn_table(cfg: SklearnTableData) -> VectorSet:
     return read_sklearn_table(cfg.name)
 
 
@@ -116,7 +120,7 @@ VECTOR_SOURCES = {
 }
 
 
-def load_vectors(cfg) -> VectorSet:
+def load_vectors(cfg: CsvFeaturesData | SklearnTableData) -> VectorSet:
     """The VectorSet for a vector data section (schema.CsvFeaturesData or SklearnTableData)."""
     if cfg.kind not in VECTOR_SOURCES:
         raise ConfigError(f"data.kind={cfg.kind!r} is not a vector source; expected one of {sorted(VECTOR_SOURCES)}")

@@ -7,6 +7,7 @@ BACKBONES maps the config `kind` to a class; `build_backbone` makes a fresh one 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from warmstart.checkpoint.io import load_tensors, read_json
 from warmstart.errors import CheckpointError
@@ -17,6 +18,9 @@ from warmstart.models.mlp import MLPBackbone
 from warmstart.models.resnet import ResNetBackbone
 from warmstart.models.transformer import TransformerBackbone
 from warmstart.models.vit import ViTBackbone
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import Model
 
 BACKBONES: dict[str, type[Backbone]] = {
     "transformer": TransformerBackbone,
@@ -30,7 +34,7 @@ BACKBONES: dict[str, type[Backbone]] = {
 BACKBONE_FORMAT_VERSION = 1
 
 
-def build_backbone(cfg, vocab_size: int = 0, special: dict[str, int | None] | None = None, max_len: int = 0,
+def build_backbone(cfg: Model, vocab_size: int = 0, special: dict[str, int | None] | None = None, max_len: int = 0,
                    input_shape: tuple[int, ...] | None = None, tokens: list[str] | None = None) -> Backbone:
     """A freshly built backbone for a `model` config section (random init, or a local HF dir).
 

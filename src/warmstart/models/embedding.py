@@ -11,7 +11,7 @@ vocabulary (`init_embedding_table`), then trained or frozen.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from warmstart.models.base import Backbone
 from warmstart.tokenizers.train import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID
 from warmstart.tokenizers.words import token_to_word
 from warmstart.types import Features, TextBatch
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import EmbeddingModel
 
 ENCODERS = ("mean", "cnn", "bilstm")
 # The fixed special-token ids of warmstart's tokenizers (and of wordvec.word_tokenizer).
@@ -160,7 +163,7 @@ class EmbeddingBackbone(Backbone):
         return backbone, coverage
 
     @classmethod
-    def from_config(cls, cfg, vocab_size: int, special: Mapping[str, int | None],
+    def from_config(cls, cfg: EmbeddingModel, vocab_size: int, special: Mapping[str, int | None],
                     tokens: list[str] | None = None, seed: int = 0) -> "EmbeddingBackbone":
         """Build from an `EmbeddingModel` config section for a tokenizer with `vocab_size` ids.
 

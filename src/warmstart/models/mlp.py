@@ -7,13 +7,16 @@ fixed scale for linear probes and heads.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from warmstart.models.base import Backbone
 from warmstart.types import Batch, Features
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import MLPModel
 
 
 class MLPBackbone(Backbone):
@@ -35,7 +38,7 @@ class MLPBackbone(Backbone):
         self.feature_dim = d_model
 
     @classmethod
-    def from_config(cls, cfg, input_shape: tuple[int, ...]) -> "MLPBackbone":
+    def from_config(cls, cfg: MLPModel, input_shape: tuple[int, ...]) -> "MLPBackbone":
         return cls(tuple(input_shape), cfg.n_layers, cfg.d_model, cfg.dropout)
 
     def forward(self, batch: Batch) -> Features:

@@ -7,7 +7,7 @@ stride-2 conv, no max-pool), which suits small images such as 8x8 digits or 32x3
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -15,6 +15,9 @@ from torch import nn
 from warmstart.errors import ConfigError
 from warmstart.models.base import Backbone
 from warmstart.types import Features, ImageBatch
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import ResNetModel
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -74,7 +77,7 @@ class ResNetBackbone(Backbone):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     @classmethod
-    def from_config(cls, cfg, input_shape: tuple[int, ...]) -> "ResNetBackbone":
+    def from_config(cls, cfg: ResNetModel, input_shape: tuple[int, ...]) -> "ResNetBackbone":
         if len(input_shape) != 3:
             raise ConfigError(f"model.kind=resnet needs image data (C, H, W), got inputs of shape {tuple(input_shape)}")
         return cls(input_shape[0], cfg.widths, cfg.n_blocks, cfg.norm)

@@ -7,7 +7,7 @@ the patch tokens, both after ViT's final LayerNorm.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -15,6 +15,9 @@ from torch import nn
 from warmstart.errors import ConfigError
 from warmstart.models.base import Backbone
 from warmstart.types import Features, ImageBatch
+
+if TYPE_CHECKING:
+    from warmstart.config import schema  # schema.ViTModel: transformers has a ViTModel too
 
 
 def _vit_config(input_shape: tuple[int, ...], patch_size: int, n_layers: int, d_model: int, n_heads: int,
@@ -56,7 +59,7 @@ class ViTBackbone(Backbone):
         return cls(ViTModel(config, add_pooling_layer=False), pool)
 
     @classmethod
-    def from_config(cls, cfg, input_shape: tuple[int, ...]) -> "ViTBackbone":
+    def from_config(cls, cfg: schema.ViTModel, input_shape: tuple[int, ...]) -> "ViTBackbone":
         if len(input_shape) != 3:
             raise ConfigError(f"model.kind=vit needs image data (C, H, W), got inputs of shape {tuple(input_shape)}")
         return cls.build(input_shape, cfg.patch_size, cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout,

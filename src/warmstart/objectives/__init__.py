@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import nn
 
 from warmstart.objectives.causal_lm import CausalLM
@@ -9,6 +11,9 @@ from warmstart.objectives.contrastive import Contrastive
 from warmstart.objectives.denoising import Denoising
 from warmstart.objectives.masked_lm import MaskedLM
 from warmstart.objectives.supervised import Supervised
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import Objective
 
 OBJECTIVES: dict[str, type[nn.Module]] = {
     "causal_lm": CausalLM,
@@ -19,7 +24,7 @@ OBJECTIVES: dict[str, type[nn.Module]] = {
 }
 
 
-def build_objective(cfg, backbone, info: dict) -> nn.Module:
+def build_objective(cfg: Objective, backbone, info: dict) -> nn.Module:
     """The objective for config section `cfg` around `backbone`.
 
     `info` holds what the inputs step learned about the data: the tokenizer's special ids for text

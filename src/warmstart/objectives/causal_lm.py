@@ -3,6 +3,8 @@ next-token targets that are real tokens (padding never counts)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import nn
 
 from warmstart.errors import ConfigError
@@ -12,9 +14,12 @@ from warmstart.models.base import Backbone
 from warmstart.objectives.lm_loss import IGNORE, chunk_rows, count, lm_loss
 from warmstart.types import StepOutput, TextBatch
 
+if TYPE_CHECKING:
+    from warmstart.config.schema import CausalLMObjective
+
 
 class CausalLM(nn.Module):
-    def __init__(self, backbone: Backbone, cfg, special: dict[str, int | None]):
+    def __init__(self, backbone: Backbone, cfg: CausalLMObjective, special: dict[str, int | None]):
         super().__init__()
         if not getattr(backbone, "causal", False):
             raise ConfigError("objective.kind=causal_lm needs a causal (decoder) backbone, e.g. model.arch=gpt2")

@@ -8,6 +8,8 @@ here: raise train.batch_size rather than train.grad_accum.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -17,6 +19,9 @@ from warmstart.models.base import Backbone
 from warmstart.objectives.denoising import input_key
 from warmstart.transforms import augment
 from warmstart.types import Batch, StepOutput
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import ContrastiveObjective
 
 
 def default_views(modality: str):
@@ -62,7 +67,7 @@ class ProjectionHead(nn.Module):
 class Contrastive(nn.Module):
     """Backbone + projection head; loss = NT-Xent between two augmented views of the batch."""
 
-    def __init__(self, backbone: Backbone, cfg, info: dict):
+    def __init__(self, backbone: Backbone, cfg: ContrastiveObjective, info: dict):
         super().__init__()
         self.backbone, self.cfg = backbone, cfg
         self.views = cfg.views or default_views("image" if len(info["input_shape"]) == 3 else "vector")

@@ -9,6 +9,7 @@ is dropped when fine-tuning.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,9 @@ from torch import nn
 from warmstart.evaluation.metrics import LossMetrics
 from warmstart.models.base import Backbone
 from warmstart.types import Batch, StepOutput
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import DenoisingObjective
 
 
 def input_key(batch: Batch) -> str:
@@ -53,7 +57,7 @@ class Denoising(nn.Module):
     what the input looks like (stroke positions for digits) rather than noise.
     """
 
-    def __init__(self, backbone: Backbone, cfg, info: dict):
+    def __init__(self, backbone: Backbone, cfg: DenoisingObjective, info: dict):
         super().__init__()
         self.backbone, self.cfg = backbone, cfg
         self.head = Decoder(backbone.feature_dim, cfg.d_hidden, tuple(info["input_shape"]))

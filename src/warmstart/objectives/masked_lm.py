@@ -3,6 +3,8 @@ token, 10% unchanged by default) and predict the originals. Only selected positi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
@@ -13,11 +15,15 @@ from warmstart.models.base import Backbone
 from warmstart.objectives.lm_loss import chunk_rows, count, lm_loss
 from warmstart.types import StepOutput, TextBatch
 
+if TYPE_CHECKING:
+    from warmstart.config.schema import MaskedLMObjective
+
 
 # Eager even inside torch.compile: the number of random replacement tokens is data-dependent (which
 # dynamo cannot trace), and eager draws from torch's global RNG keep masks identical compiled or not.
 @torch.compiler.disable
-def mask_tokens(ids: torch.Tensor, attention_mask: torch.Tensor, cfg, special: dict[str, int | None],
+def mask_tokens(ids: torch.Tensor, attention_mask: torch.Tensor, cfg: MaskedLMObjective,
+                special: dict[str, int | None],
                 vocab_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (corrupted ids, selected) where selected (B, T) bool marks the positions to predict.
 
@@ -47,7 +53,7 @@ def mask_tokens(ids: torch.Tensor, attention_mask: torch.Tensor, cfg, special: d
 
 
 class MaskedLM(nn.Module):
-    def __init__(self, backbone: Backbone, cfg, special: dict[str, int | None]):
+    def __init__(self, backbone: Backbone, cfg: MaskedLMObjective, special: dict[str, int | None]):
         super().__init__()
         if special.get("mask") is None:
             raise ConfigError("objective.kind=masked_lm needs a tokenizer with a mask token")

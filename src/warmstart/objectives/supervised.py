@@ -7,6 +7,8 @@ list are saved with the pretraining run (head.json) and dropped when fine-tuning
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -17,12 +19,15 @@ from warmstart.heads import LinearHead
 from warmstart.models.base import Backbone
 from warmstart.types import Batch, StepOutput
 
+if TYPE_CHECKING:
+    from warmstart.config.schema import SupervisedObjective
+
 
 class Supervised(nn.Module):
     """Backbone + linear classifier over the source labels `info["labels"]` (sorted, from the
     pretraining data); batches carry "labels" as class indices into that list."""
 
-    def __init__(self, backbone: Backbone, cfg, info: dict):
+    def __init__(self, backbone: Backbone, cfg: SupervisedObjective, info: dict):
         super().__init__()
         if info.get("labels") is None:
             raise ConfigError("objective.kind=supervised needs labeled pretraining data (every example with a label)")

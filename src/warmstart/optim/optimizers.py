@@ -7,8 +7,12 @@ optimizer is one entry here (and its schema section).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import Optim
 
 
 def _split_decay(groups: list[dict], weight_decay: float, decay_1d: bool = False) -> list[dict]:
@@ -26,7 +30,7 @@ def _split_decay(groups: list[dict], weight_decay: float, decay_1d: bool = False
     return out
 
 
-def _kernel(cfg) -> dict:
+def _kernel(cfg: Optim) -> dict:
     """torch's switch for the update kernel. Measured on our 2-core CPU (benchmarks/pretrain_speed.py),
     a fused AdamW step over a 6.7M-parameter GPT is ~2x faster than the per-tensor loop, and foreach
     is slower than both (CPU has no multi-tensor kernels). Optimizers without the field use torch's default."""
@@ -51,7 +55,7 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 }
 
 
-def build_optimizer(groups: list[dict], cfg) -> torch.optim.Optimizer:
+def build_optimizer(groups: list[dict], cfg: Optim) -> torch.optim.Optimizer:
     """`groups` come from a strategy (each with its own "lr"); `cfg` is the optim config section.
     Weight decay is set per group (0 for 1-d parameters unless cfg.decay_1d)."""
     groups = _split_decay(groups, cfg.weight_decay, getattr(cfg, "decay_1d", False))

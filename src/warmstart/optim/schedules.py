@@ -8,11 +8,15 @@ only `plateau` uses it. All schedule state is in `state_dict()` (JSON-able), so 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 
+if TYPE_CHECKING:
+    from warmstart.config.schema import PlateauSchedule, Schedule
 
-def multiplier(cfg, total_steps: int):
+
+def multiplier(cfg: Schedule, total_steps: int):
     warm = getattr(cfg, "warmup_steps", 0)
 
     def warmup(step: int) -> float | None:
@@ -61,7 +65,7 @@ class PlateauLR(MultiplierLR):
     improvement of more than `threshold`, multiply every group's LR by `factor` (down to
     min_lr_ratio). scale/best/bad_evals are attributes, so LambdaLR.state_dict() carries them."""
 
-    def __init__(self, optimizer, cfg, total_steps: int):
+    def __init__(self, optimizer, cfg: PlateauSchedule, total_steps: int):
         self.scale, self.best, self.bad_evals = 1.0, None, 0
         self.factor, self.patience = cfg.factor, cfg.patience
         self.threshold, self.min_scale = cfg.threshold, cfg.min_lr_ratio
@@ -81,7 +85,7 @@ class PlateauLR(MultiplierLR):
                 group["lr"] = base_lr * f(self.last_epoch)
 
 
-def build_schedule(optimizer: torch.optim.Optimizer, cfg, total_steps: int) -> MultiplierLR:
+def build_schedule(optimizer: torch.optim.Optimizer, cfg: Schedule, total_steps: int) -> MultiplierLR:
     if cfg.kind == "plateau":
         return PlateauLR(optimizer, cfg, total_steps)
     return MultiplierLR(optimizer, multiplier(cfg, total_steps))

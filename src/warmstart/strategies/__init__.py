@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from warmstart.strategies.base import Strategy, count_params
 from warmstart.strategies.discriminative import Discriminative
 from warmstart.strategies.full import Full
@@ -9,6 +11,9 @@ from warmstart.strategies.gradual_unfreeze import GradualUnfreeze
 from warmstart.strategies.linear_probe import LinearProbe
 from warmstart.strategies.lora import LoRA
 from warmstart.strategies.partial import Partial
+
+if TYPE_CHECKING:
+    from warmstart.config import schema  # schema.Strategy: the config section, not this Strategy
 
 STRATEGIES: dict[str, type[Strategy]] = {
     "full": Full,
@@ -20,7 +25,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
 }
 
 
-def build_strategy(cfg) -> Strategy:
+def build_strategy(cfg: schema.Strategy) -> Strategy:
     return STRATEGIES[cfg.kind](cfg)
 
 

@@ -3,14 +3,19 @@ backbone.layer_groups() index), never by parameter-name substrings."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from warmstart.config import schema  # schema.Strategy: the config section, not this Strategy
 
 
 class Strategy:
     """Base strategy: everything trains at the base LR. Subclasses override what they change."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg: schema.Strategy):
         self.cfg = cfg
 
     def prepare(self, module: nn.Module) -> None:

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import sys
 import warnings
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from warmstart.strategies.base import Strategy
 
+if TYPE_CHECKING:
+    from warmstart.config.schema import LoRAStrategy
 
-def attach_lora(backbone: nn.Module, cfg) -> None:
+
+def attach_lora(backbone: nn.Module, cfg: LoRAStrategy) -> None:
     """Inject LoRA layers into `backbone` in place and freeze everything but the adapters."""
     from peft import LoraConfig, inject_adapter_in_model
 

@@ -9,6 +9,7 @@ multi-label example's label is a string of labels joined by task.label_sep ("spo
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -20,9 +21,12 @@ from warmstart.heads import LinearHead, pool
 from warmstart.models.base import Backbone
 from warmstart.types import StepOutput, TextBatch
 
+if TYPE_CHECKING:
+    from warmstart.config.schema import ClassificationTask
+
 
 class Classification(nn.Module):
-    def __init__(self, backbone: Backbone, cfg, info: dict):
+    def __init__(self, backbone: Backbone, cfg: ClassificationTask, info: dict):
         super().__init__()
         self.backbone, self.cfg = backbone, cfg
         self.labels: list = info["labels"]
@@ -35,7 +39,8 @@ class Classification(nn.Module):
                              persistent=False)
 
     @staticmethod
-    def head_info(train_records: list[dict], cfg=None, all_records: list[dict] | None = None) -> dict:
+    def head_info(train_records: list[dict], cfg: ClassificationTask | None = None,
+                  all_records: list[dict] | None = None) -> dict:
         """What the head needs to be rebuilt: the label vocabulary (from all labeled records, so a
         small label budget cannot lose a class) and the class weights (from the training split)."""
         multilabel, sep = bool(getattr(cfg, "multilabel", False)), getattr(cfg, "label_sep", "|")

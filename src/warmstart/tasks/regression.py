@@ -8,6 +8,7 @@ metrics are reported back in the original units.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -18,11 +19,14 @@ from warmstart.heads import LinearHead, pool
 from warmstart.models.base import Backbone
 from warmstart.types import StepOutput, TextBatch
 
+if TYPE_CHECKING:
+    from warmstart.config.schema import RegressionTask
+
 LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
 
 
 class Regression(nn.Module):
-    def __init__(self, backbone: Backbone, cfg, info: dict):
+    def __init__(self, backbone: Backbone, cfg: RegressionTask, info: dict):
         super().__init__()
         self.backbone, self.cfg = backbone, cfg
         self.mean, self.std = float(info["mean"]), float(info["std"])

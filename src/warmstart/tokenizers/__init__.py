@@ -7,9 +7,14 @@ tokenizer is a transformers fast tokenizer that saves with `save_pretrained` and
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from warmstart.errors import ConfigError
 from warmstart.tokenizers.hf import encode, load_hf, load_tokenizer, special_ids
 from warmstart.tokenizers.train import SPECIAL_TOKENS, train_bpe, train_wordpiece
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import Tokenizer
 
 TOKENIZERS = {
     "bpe": train_bpe,
@@ -18,7 +23,7 @@ TOKENIZERS = {
 }
 
 
-def build_tokenizer(cfg, texts: list[str] | None):
+def build_tokenizer(cfg: Tokenizer, texts: list[str] | None):
     """Train (bpe, wordpiece) on `texts`, or load (hf) the tokenizer that `cfg` describes."""
     if cfg.kind != "hf" and texts is None:
         raise ConfigError(f"tokenizer.kind={cfg.kind}: needs texts to train on")

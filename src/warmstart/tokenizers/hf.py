@@ -5,8 +5,12 @@ token ids (with fallbacks for GPT-2-like tokenizers), and encode texts for fine-
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from warmstart.errors import CheckpointError, ConfigError
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import HFTokenizer
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "tokenizer.model")
 
@@ -31,7 +35,7 @@ def load_tokenizer(path: str | Path):
     return _from_dir(Path(path), CheckpointError, "")
 
 
-def load_hf(cfg, texts: list[str] | None = None):
+def load_hf(cfg: HFTokenizer, texts: list[str] | None = None):
     """The tokenizer of a local Hugging Face model or tokenizer folder (schema.HFTokenizer); `texts` is unused."""
     return _from_dir(Path(cfg.path), ConfigError, "tokenizer.path: ")
 

@@ -6,15 +6,20 @@ same five special tokens at fixed ids, so models and objectives can rely on them
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from warmstart.errors import DataError
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import BPETokenizer, WordPieceTokenizer
 
 # Fixed ids: trainers assign special tokens the first ids, in this order.
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
 
 
-def train_bpe(cfg, texts: list[str]):
+def train_bpe(cfg: BPETokenizer, texts: list[str]):
     """Byte-level BPE: every byte is in the alphabet, so no text is ever unknown (GPT-2 style)."""
     tok = Tokenizer(models.BPE())
     if cfg.lowercase:
@@ -32,7 +37,7 @@ def train_bpe(cfg, texts: list[str]):
     return _train_and_wrap(tok, trainer, texts)
 
 
-def train_wordpiece(cfg, texts: list[str]):
+def train_wordpiece(cfg: WordPieceTokenizer, texts: list[str]):
     """WordPiece with BERT's normalizer and pre-tokenizer; lowercases and strips accents if cfg.lowercase."""
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -25,6 +25,9 @@ from warmstart.training.dropout import use_fast_dropout
 from warmstart.training.monitor import Monitor
 from warmstart.training.precision import autocast
 from warmstart.training.state import TrainState
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import TrainSection
 
 # save(state, best): write a checkpoint of the module at state.step - the best weights so far
 # (best=True) or a resumable step checkpoint (best=False).
@@ -60,7 +63,7 @@ class Training:
     log: MetricsLog
 
 
-def _compiled(module: torch.nn.Module, cfg):
+def _compiled(module: torch.nn.Module, cfg: TrainSection):
     if cfg.dropout_rng == "torch":
         return torch.compile(module)
     use_fast_dropout(module)  # no parameter, buffer or saved config changes: checkpoints are unaffected
@@ -203,7 +206,7 @@ class _Bar:
         self.progress.stop()
 
 
-def _progress(cfg, done: int) -> _Bar | None:
+def _progress(cfg: TrainSection, done: int) -> _Bar | None:
     if not cfg.progress or not sys.stdout.isatty():
         return None
     return _Bar(cfg.max_steps, done)

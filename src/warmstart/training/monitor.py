@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from warmstart.errors import ConfigError
 from warmstart.evaluation.metrics import higher_is_better
 from warmstart.training.state import TrainState
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import TrainSection
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,7 @@ class Monitor:
     min_delta: float = 0.0  # an improvement must exceed this to reset the patience count
 
     @classmethod
-    def from_config(cls, cfg, primary: str, keep_best: bool = False) -> Monitor:
+    def from_config(cls, cfg: TrainSection, primary: str, keep_best: bool = False) -> Monitor:
         """train.monitor (else the task's `primary` metric), its direction (train.monitor_mode, else
         the metric's own), early stopping settings from the train section."""
         name = cfg.monitor or primary

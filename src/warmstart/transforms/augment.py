@@ -9,12 +9,16 @@ replicates the border and erasing fills with 0 (the channel mean), so no op need
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
+if TYPE_CHECKING:
+    from warmstart.config.schema import Augment
 
-def augment(x: torch.Tensor, cfg) -> torch.Tensor:
+
+def augment(x: torch.Tensor, cfg: Augment) -> torch.Tensor:
     """Apply the `Augment` config `cfg` to a batch: (B, C, H, W) images or (B, F) vectors.
 
     The geometric ops (hflip, rotate/scale, shift, erasing) only exist for images; the schema

@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from gensim.models import FastText, Word2Vec
@@ -28,6 +29,9 @@ from gensim.models.callbacks import CallbackAny2Vec
 
 from warmstart.errors import DataError
 from warmstart.wordvec.vocab import Vocab
+
+if TYPE_CHECKING:
+    from warmstart.config.schema import FastTextObjective, Word2VecObjective
 
 
 class _PerJobLoss:
@@ -101,7 +105,7 @@ class _EpochLog(CallbackAny2Vec):
             self.on_epoch(self.epoch, loss, self.raw_words / max(seconds, 1e-9), seconds)
 
 
-def gensim_params(cfg, seed: int) -> dict:
+def gensim_params(cfg: Word2VecObjective | FastTextObjective, seed: int) -> dict:
     """gensim constructor arguments for a Word2VecObjective or FastTextObjective."""
     params = dict(
         vector_size=cfg.d_model, window=cfg.window, min_count=cfg.min_count, max_final_vocab=cfg.max_vocab,
@@ -113,7 +117,7 @@ def gensim_params(cfg, seed: int) -> dict:
     return params
 
 
-def train_gensim(cfg, sentences: list[list[str]], seed: int,
+def train_gensim(cfg: Word2VecObjective | FastTextObjective, sentences: list[list[str]], seed: int,
                  on_epoch: Callable[[int, float | None, float, float], None] | None = None,
                  ) -> tuple[np.ndarray, Vocab, dict]:
     """Train word2vec or fastText on word lists; returns (vectors (V, D) float32, vocab, facts).

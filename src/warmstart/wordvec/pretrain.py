@@ -24,7 +24,14 @@ from pathlib import Path
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
-from warmstart.config.schema import EmbeddingModel, FastTextObjective, GloVeObjective, Word2VecObjective
+from warmstart.config.schema import (
+    EmbeddingModel,
+    FastTextObjective,
+    GloVeObjective,
+    PretrainConfig,
+    Word2VecObjective,
+    WordVecObjective,
+)
 from warmstart.data.word_vectors import VECTORS_FILE, VOCAB_FILE, load_vectors, save_vectors
 from warmstart.errors import ConfigError, DataError
 from warmstart.wordvec.evaluate import evaluate_vectors
@@ -33,7 +40,7 @@ from warmstart.wordvec.vocab import build_vocab, sentences_to_ids, tokenize_corp
 _OBJECTIVES = {"word2vec": Word2VecObjective, "fasttext": FastTextObjective, "glove": GloVeObjective}
 
 
-def parse_objective(cfg) -> Word2VecObjective | FastTextObjective | GloVeObjective:
+def parse_objective(cfg: WordVecObjective | dict) -> Word2VecObjective | FastTextObjective | GloVeObjective:
     """An objective section from a dict (validated) or an already-built section object."""
     if isinstance(cfg, (Word2VecObjective, FastTextObjective, GloVeObjective)):
         return cfg
@@ -48,7 +55,7 @@ def parse_objective(cfg) -> Word2VecObjective | FastTextObjective | GloVeObjecti
         raise ConfigError(f"objective.{field}: {err['msg']}" if field else f"objective: {err['msg']}") from None
 
 
-def pretrain(cfg, resume: bool = False, overwrite: bool = False, say=print) -> Path:
+def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False, say=print) -> Path:
     """`warmstart pretrain` with a word-vector objective (cfg: a validated PretrainConfig); returns the run dir.
 
     gensim cannot continue a run from the middle, so --resume returns a finished run as it is and
@@ -75,8 +82,8 @@ def pretrain(cfg, resume: bool = False, overwrite: bool = False, say=print) -> P
     return run_dir
 
 
-def train(cfg, texts: list[str], run_dir: str | Path, say: Callable[[str], None] | None = None, seed: int = 0,
-          backbone: EmbeddingModel | None = None) -> dict:
+def train(cfg: WordVecObjective | dict, texts: list[str], run_dir: str | Path, say: Callable[[str], None] | None = None,
+          seed: int = 0, backbone: EmbeddingModel | None = None) -> dict:
     """Train word vectors of the kind `cfg` names on `texts` and write `run_dir` (see module docstring).
 
     Args:

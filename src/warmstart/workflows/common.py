@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from warmstart.checkpoint.io import read_json, resolve_checkpoint
 from warmstart.checkpoint.run import load_module_weights, load_optimizer
@@ -18,8 +19,11 @@ from warmstart.strategies import build_strategy, count_params
 from warmstart.training.loop import MetricsLog, Training
 from warmstart.training.state import TrainState
 
+if TYPE_CHECKING:
+    from warmstart.config.schema import FinetuneConfig, PretrainConfig, Strategy, TrainSection
 
-def backbone_for(cfg, run_dir: Path, inputs, fit_on, resume_ckpt: Path | None):
+
+def backbone_for(cfg: PretrainConfig | FinetuneConfig, run_dir: Path, inputs, fit_on, resume_ckpt: Path | None):
     """Where the backbone and the inputs' preprocessor (tokenizer or normalizer) come from: a
     resumed checkpoint, `init` (a warmstart run: its weights, or its architecture with fresh
     weights), or fresh (fit the preprocessor on `fit_on`, the training examples; random weights).
@@ -41,9 +45,9 @@ def backbone_for(cfg, run_dir: Path, inputs, fit_on, resume_ckpt: Path | None):
     return backbone, lineage
 
 
-def prepare_training(cfg, module, strategy_cfg, train_set: Examples, log_dir: Path, resume_ckpt: Path | None = None,
-                     say=print, unit: str = "examples", make_schedule=None,
-                     train_overrides: dict | None = None) -> Training:
+def prepare_training(cfg: PretrainConfig | FinetuneConfig, module, strategy_cfg: Strategy, train_set: Examples,
+                     log_dir: Path, resume_ckpt: Path | None = None, say=print, unit: str = "examples",
+                     make_schedule=None, train_overrides: dict | None = None) -> Training:
     """The strategy (applied to `module`), optimizer, LR schedule, resumable training batches and
     state for a run config, restored from `resume_ckpt` for an exact resume. make_schedule(optimizer)
     replaces the config's schedule and train_overrides the train section's fields (lr_find's sweep)."""
@@ -78,7 +82,7 @@ def ordered_batches(examples: Examples, batch_size: int, max_batches: int | None
     return sequential_batches(examples.n, examples.make_batch, batch_size, max_batches)
 
 
-def evaluator(module, examples: Examples, train_cfg) -> Callable[[int | None], dict[str, float]]:
+def evaluator(module, examples: Examples, train_cfg: TrainSection) -> Callable[[int | None], dict[str, float]]:
     """evaluate_val(max_batches) for the loop: metrics over the first max_batches batches of a split (None = all)."""
     return lambda max_batches=None: run_eval(module, ordered_batches(examples, train_cfg.batch_size, max_batches),
                                              train_cfg.precision)
