@@ -71,7 +71,8 @@ def test_grid_is_inits_by_strategies_by_budgets_by_seeds(tmp_path):
 
     # One strategy: arms are named by their init alone; explicit arms replace the grid.
     assert [a.name for a in compare_config(tmp_path).grid_arms()] == ["pretrained", "scratch"]
-    explicit = compare_config(tmp_path, arms=[{"name": "probe", "init": "pretrained", "strategy": {"kind": "linear_probe"}}])
+    explicit = compare_config(tmp_path, arms=[{"name": "probe", "init": "pretrained",
+                                               "strategy": {"kind": "linear_probe"}}])
     assert [(a.name, a.strategy.kind) for a in explicit.grid_arms()] == [("probe", "linear_probe")]
 
 
