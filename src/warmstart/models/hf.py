@@ -6,10 +6,28 @@ Used to continue pretraining or fine-tune an existing checkpoint. Never touches 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from warmstart.errors import CheckpointError
 from warmstart.models.transformer import TransformerBackbone, model_from_config
+
+
+@contextmanager
+def _quiet_transformers():
+    """Silence transformers' multi-line load report and weight-loading progress bars while loading:
+    unexpected keys such as BERT's unused pooler are expected here (we load without the pooler)."""
+    from transformers.utils import logging as hf_logging
+
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 class HFBackbone(TransformerBackbone):
@@ -23,11 +41,12 @@ class HFBackbone(TransformerBackbone):
         from transformers import AutoConfig, AutoModel
 
         try:
-            config = AutoConfig.from_pretrained(path, local_files_only=True)
-            if not pretrained_weights:
-                return cls(model_from_config(config))
-            kwargs = {"add_pooling_layer": False} if config.model_type == "bert" else {}
-            model = AutoModel.from_pretrained(path, local_files_only=True, **kwargs)
+            with _quiet_transformers():
+                config = AutoConfig.from_pretrained(path, local_files_only=True)
+                if not pretrained_weights:
+                    return cls(model_from_config(config))
+                kwargs = {"add_pooling_layer": False} if config.model_type == "bert" else {}
+                model = AutoModel.from_pretrained(path, local_files_only=True, **kwargs)
         except (OSError, ValueError, KeyError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise CheckpointError(f"{path}: cannot load the model: {first}") from None

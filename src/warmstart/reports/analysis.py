@@ -1,9 +1,11 @@
 """The transfer report's computations on a Comparison: what is compared with what, as numbers.
 
-Every non-scratch arm is compared against the scratch arm, at every label budget, over seeds:
-per-seed test metrics and mean curves (seed_values, arm_curve), labels saved (labels_saved ->
-Saving), lift with a confidence interval (lifts -> Lift), convergence to a target set by scratch
-(scratch_targets, convergence -> Convergence), and the pretraining run's cost (pretrain_cost).
+Every arm is compared against the reference arm (compare.json's `reference`, by default the
+scratch arm; `Comparison.scratch_arm` names it), at every label budget, over seeds: per-seed test
+metrics and mean curves (seed_values, arm_curve), labels saved (labels_saved -> Saving), lift with
+a confidence interval (lifts -> Lift), convergence to a target set by the reference
+(scratch_targets, convergence -> Convergence), the pretraining run's cost (pretrain_cost), and
+the ranking of all arms per budget (ranking -> Rank).
 The statistics themselves come from stats.py; turning these results into formatted Tables is
 tables.py's job, so nothing here formats a number.
 """
@@ -173,6 +175,46 @@ def convergence(cmp: Comparison, fraction: float = 0.95) -> list[Convergence]:
                 best_val=finite_mean(_best_val(c, cmp) for c in cells),
                 best_step=finite_mean(c.summary.get("best_step") for c in cells),
                 seconds_to_best=finite_mean(c.summary.get("seconds_to_best") for c in cells)))
+    return out
+
+
+# ----------------------------------------------------------------------------- ranking
+
+
+@dataclass(frozen=True)
+class Rank:
+    """The arms at one budget, best first, with the best arm's mean interval and its margin over the runner-up."""
+
+    n_labels: int
+    order: list[tuple[str, float]]   # (arm, mean test metric), best first
+    best_interval: stats.Interval    # the best arm's mean with its t-interval over seeds
+    margin: stats.Interval | None    # best − runner-up (paired over seeds when they share them); None with one arm
+
+    def verdict(self, higher_is_better: bool) -> str:
+        if self.margin is None:
+            return "only arm"
+        if math.isnan(self.margin.low):
+            return "no interval (1 seed)" if self.margin.n == 1 else "–"
+        return "clear" if self.margin.excludes_zero else "tied within noise"
+
+
+def ranking(cmp: Comparison, confidence: float = 0.95) -> list[Rank]:
+    """Per budget: the arms ordered by mean test metric (best first, in the metric's direction)."""
+    out = []
+    for b in cmp.budgets:
+        values = {arm: seed_values(cmp, arm, b) for arm in cmp.arms}
+        means = {arm: stats.mean_std(list(v.values()))[0] for arm, v in values.items() if v}
+        if not means:
+            continue
+        order = sorted(means.items(), key=lambda kv: -stats.orient(kv[1], cmp.higher_is_better))
+        best = order[0][0]
+        best_iv = stats.paired_t_interval(list(values[best].values()), confidence)   # mean ± t·s/√n
+        margin = None
+        if len(order) > 1:
+            margin = stats.lift_interval(values[best], values[order[1][0]], confidence)
+            if not cmp.higher_is_better:   # report the margin as a positive "how much better"
+                margin = stats.Interval(-margin.diff, -margin.high, -margin.low, margin.n, margin.method)
+        out.append(Rank(cmp.n_labels_of(b), order, best_iv, margin))
     return out
 
 

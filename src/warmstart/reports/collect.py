@@ -124,6 +124,8 @@ class Comparison:
     pretrained_ref: str | None        # compare.json "pretrained", as written
     pretrain: Run | None              # that run, when it could be found
     notes: list[str] = field(default_factory=list)   # what was missing or skipped, for the reader
+    reference: str | None = None      # compare.json "reference": the arm others are measured against
+    sources: dict = field(default_factory=dict)      # compare.json "sources": name -> {kind, path, describe}
 
     @property
     def arms(self) -> list[str]:
@@ -150,7 +152,10 @@ class Comparison:
 
     @property
     def scratch_arm(self) -> str | None:
-        """The baseline: the arm with init == "scratch" (the first full-strategy one if several)."""
+        """The reference arm: compare.json's `reference` when it has finished cells, else the arm with
+        init == "scratch" (the first full-strategy one if several)."""
+        if self.reference in self.arms:
+            return self.reference
         scratch = [a for a in self.arms if self.init_of(a) == SCRATCH]
         if not scratch:
             return None
@@ -256,7 +261,8 @@ def load_comparison(path: Path) -> Comparison:
     return Comparison(path=path, name=str(raw.get("name") or path.name), task=str(raw.get("task", "")),
                       metric=metric, higher_is_better=True if higher is None else bool(higher),
                       n_train_pool=raw.get("n_train_pool"), cells=cells, pretrained_ref=ref, pretrain=pretrain,
-                      notes=notes)
+                      notes=notes, reference=raw.get("reference"),
+                      sources=raw.get("sources") if isinstance(raw.get("sources"), dict) else {})
 
 
 def detect(path: Path) -> str:

