@@ -52,7 +52,7 @@ class _LossMean:
             else:
                 flat.append(v)
         summed = iter(sum_over_ranks(flat))
-        for name, v in zip(self.additive, parts):
+        for name, v in zip(self.additive, parts, strict=True):
             if isinstance(v, torch.Tensor):
                 new = torch.tensor([next(summed) for _ in range(v.numel())], dtype=torch.float64).round()
                 setattr(self, name, new.to(v.dtype).view_as(v))

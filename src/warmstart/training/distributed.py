@@ -79,7 +79,8 @@ def join_world(train_cfg) -> World:
                                     device_id=device if device.type == "cuda" else None)
         except (RuntimeError, ValueError, OSError) as e:  # DistNetworkError/DistStoreError are RuntimeErrors
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ConfigError(f"torch.distributed rendezvous failed (rank {rank} of {size}, {backend}): {first}") from None
+            raise ConfigError(f"torch.distributed rendezvous failed (rank {rank} of {size}, {backend}): {first}") \
+                from None
     return World(rank=rank, size=size, device=device)
 
 
@@ -98,7 +99,7 @@ def joined(train_cfg) -> Iterator[World]:
         leave_world(world)
 
 
-def _sum_hook(state, bucket: dist.GradBucket) -> torch.futures.Future[torch.Tensor]:
+def _sum_hook(state, bucket):  # no annotations: DDP checks them, and `from __future__` makes them strings
     # Sum, not DDP's mean: the loop divides by the global item count itself (exact accumulation).
     return dist.all_reduce(bucket.buffer(), async_op=True).get_future().then(lambda fut: fut.value()[0])
 
