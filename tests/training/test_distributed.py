@@ -1,6 +1,7 @@
 """Data parallel through torch's own launcher (torch.distributed.run, gloo on CPU): 2 processes x
-half the batch train the tiny GPT to the same weights as 1 process x the whole batch (fp32, eager,
-no dropout), with and without gradient accumulation; only rank 0 writes; bad worlds fail in one line.
+half the batch train the tiny GPT (pretraining) and the tiny BERT (padded classification) to the
+same weights as 1 process x the whole batch (fp32, eager, no dropout), with and without gradient
+accumulation; only rank 0 writes; bad worlds fail in one line.
 
 The equality runs use SGD with momentum, not AdamW: the two gradients agree to float rounding
 (~1e-9 here), but Adam divides by sqrt(v) and so turns the pure rounding noise of parameters whose
@@ -106,6 +107,29 @@ def _assert_rank_zero_wrote_once(run, stdout):
     assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.json", "metrics.jsonl", "result.json",
                                                      "tokenizer"]
     assert stdout.count("pretrain done") == 1  # rank 1 prints nothing
+
+
+def test_two_gloo_ranks_fine_tune_padded_classification_like_one_process(tmp_path, tiny_text_csv):
+    # Each rank pads its half of a batch to its own longest text: the attention mask makes that invisible.
+    for name in ("ft1", "ft2"):
+        (tmp_path / f"{name}.yaml").write_text(f"""# warmstart finetune {name}.yaml
+run: {{name: {name}, out_dir: {tmp_path}, seed: 3}}
+data: {{kind: labeled_text, path: {tiny_text_csv}, max_len: 16}}
+tokenizer: {{kind: wordpiece, vocab_size: 120}}
+model: {{kind: transformer, arch: bert, size: tiny, n_layers: 1, d_model: 32, n_heads: 2, dropout: 0.0}}
+task: {{kind: classification, dropout: 0.0}}
+optim: {{kind: sgd, lr: 0.1, momentum: 0.9}}
+train: {{max_steps: {STEPS}, batch_size: 8, grad_accum: 2, eval_every: 2, log_every: 1, num_threads: 1,
+         progress: false, device: cpu}}
+""")
+    assert main(["finetune", str(tmp_path / "ft1.yaml")]) == 0
+    two = _warmstart("finetune", str(tmp_path / "ft2.yaml"), nproc=2)
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = _weights(tmp_path / "ft1"), _weights(tmp_path / "ft2")
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], atol=1e-6, rtol=0, msg=k)
+    r1, r2 = (json.loads((tmp_path / n / "result.json").read_text()) for n in ("ft1", "ft2"))
+    assert r2["test"]["acc"] == r1["test"]["acc"] and r2["test"]["loss"] == pytest.approx(r1["test"]["loss"], abs=1e-5)
 
 
 def test_world_size_that_does_not_divide_the_batch_is_one_line_exit_2(tmp_path, corpus, monkeypatch, capsys):

@@ -9,6 +9,7 @@ from pathlib import Path
 from warmstart.checkpoint.io import read_json, resolve_checkpoint
 from warmstart.checkpoint.run import load_module_weights, load_optimizer
 from warmstart.data.loaders import sequential_batches, train_batches
+from warmstart.errors import ConfigError
 from warmstart.evaluation import evaluate as run_eval
 from warmstart.inputs import Examples
 from warmstart.models import build_backbone, load_backbone
@@ -53,6 +54,9 @@ def prepare_training(cfg, module, strategy_cfg, train_set: Examples, log_dir: Pa
     `world` (default: one CPU process): `module` moves to its device before the optimizer is built,
     batches land there, and under DDP each rank gets its slice of every batch and only rank 0 logs."""
     world = world or World()
+    if world.distributed and strategy_cfg.kind == "gradual_unfreeze":
+        raise ConfigError("strategy.kind=gradual_unfreeze is not supported under torchrun yet: DDP fixes the set of "
+                          "trained parameters when it wraps the module (use discriminative, or one process)")
     strategy = build_strategy(strategy_cfg)
     strategy.prepare(module)
     module.to(world.device)  # after the strategy's surgery (LoRA layers), before the optimizer sees the parameters
