@@ -44,13 +44,15 @@ def open_run_dir(cfg, resume: bool, overwrite: bool, world=None) -> tuple[Path, 
     if clear:
         ckpt = None
     elif run_dir.exists() and (ckpt is not None or (run_dir / "metrics.jsonl").exists()) and not resume:
-        raise ConfigError(f"{run_dir}: run directory already exists; pass --resume to continue it or --overwrite to start over")
+        raise ConfigError(f"{run_dir}: run directory already exists; pass --resume to continue it or --overwrite "
+                          "to start over")
     if resume and ckpt is not None:
         saved = read_json(run_dir / "config.json")
         now = cfg.model_dump(mode="json")
         changed = [k for k in now if k not in ("train",) and saved.get(k) != now[k]]
         if changed:
-            raise ConfigError(f"{run_dir}: cannot resume with a different config (sections changed: {', '.join(changed)})")
+            raise ConfigError(f"{run_dir}: cannot resume with a different config "
+                              f"(sections changed: {', '.join(changed)})")
     if world is not None:
         world.barrier()  # every rank has read the directory as it was
     if world is None or world.is_main:
@@ -88,7 +90,8 @@ def load_run_config(run_dir: Path):
     verb = raw.get("verb")
     if verb not in ("pretrain", "finetune"):
         raise CheckpointError(f"{path}: unknown verb {verb!r}")
-    body = {k: v for k, v in raw.items() if k not in ("verb", "warmstart_version", "git_sha", "torch_version", "lineage")}
+    extra = ("verb", "warmstart_version", "git_sha", "torch_version", "lineage")
+    body = {k: v for k, v in raw.items() if k not in extra}
     return verb, parse_config(body, verb, str(path))
 
 

@@ -17,7 +17,8 @@ from warmstart.types import Batch
 class BatchIterator:
     """Yields batches forever; `state_dict()` is the data cursor saved in checkpoints."""
 
-    def __init__(self, n: int, make_batch: Callable[[list[int]], Batch], batch_size: int, seed: int, shuffle: bool = True):
+    def __init__(self, n: int, make_batch: Callable[[list[int]], Batch], batch_size: int, seed: int,
+                 shuffle: bool = True):
         if n <= 0:
             raise ValueError("cannot iterate over an empty dataset")
         self.n, self.make_batch, self.seed, self.shuffle = n, make_batch, seed, shuffle
@@ -77,7 +78,7 @@ class FullBatchIterator:
         self.n, self.make_batch = n, make_batch
         self.n_micro = -(-n // micro_batch_size)  # ceil
         self.bounds = [round(i * n / self.n_micro) for i in range(self.n_micro + 1)]
-        self.batch_size = max(b - a for a, b in zip(self.bounds, self.bounds[1:]))
+        self.batch_size = max(b - a for a, b in zip(self.bounds, self.bounds[1:], strict=False))
         self.steps_per_epoch = 1
         self.epoch, self.cursor = 0, 0
 

@@ -61,7 +61,8 @@ def prepare_training(cfg, module, strategy_cfg, train_set: Examples, log_dir: Pa
     strategy.prepare(module)
     module.to(world.device)  # after the strategy's surgery (LoRA layers), before the optimizer sees the parameters
     optimizer = build_optimizer(strategy.param_groups(module, cfg.optim.lr), cfg.optim)
-    schedule = make_schedule(optimizer) if make_schedule else build_schedule(optimizer, cfg.schedule, cfg.train.max_steps)
+    schedule = (make_schedule(optimizer) if make_schedule
+                else build_schedule(optimizer, cfg.schedule, cfg.train.max_steps))
     make_batch = placed(train_set.make_batch, world.device, world.shard if world.distributed else None)
     batches, train_cfg = train_batches(train_set.n, make_batch, cfg.train, cfg.optim, cfg.run.seed)
     if train_overrides:
@@ -100,7 +101,8 @@ def evaluate_on(module, examples: Examples, train_cfg, world: World | None = Non
                     sum_over_ranks=world.sum if world.distributed else None)
 
 
-def evaluator(module, examples: Examples, train_cfg, world: World | None = None) -> Callable[[int | None], dict[str, float]]:
+def evaluator(module, examples: Examples, train_cfg,
+              world: World | None = None) -> Callable[[int | None], dict[str, float]]:
     """evaluate_val(max_batches) for the loop: metrics over the first max_batches batches of a split (None = all)."""
     return lambda max_batches=None: evaluate_on(module, examples, train_cfg, world, max_batches)
 

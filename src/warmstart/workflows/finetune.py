@@ -83,7 +83,8 @@ def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: Wo
     train_set = inputs.labeled_set(splits.train, module, train=True)
     val_set = inputs.labeled_set(splits.val, module)
     test_set = inputs.labeled_set(splits.test, module)
-    say(f"data: {len(splits.train):,} train (of a {splits.n_pool:,} pool) / {len(splits.val):,} val / {len(splits.test):,} test")
+    say(f"data: {len(splits.train):,} train (of a {splits.n_pool:,} pool) / {len(splits.val):,} val / "
+        f"{len(splits.test):,} test")
 
     run = prepare_training(cfg, module, cfg.strategy, train_set, run_dir, resume_ckpt, say, world=world)
     evaluate_val = evaluator(module, val_set, cfg.train, world)
@@ -114,7 +115,8 @@ def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: Wo
     if world.is_main:
         write_json_atomic(run_dir / "result.json", result)
     primary = module.new_metrics().primary
-    say(f"finetune done: test {primary} {test[primary]:.4f} (best val {best_val[primary]:.4f} at step {state.best_step}) -> {run_dir}")
+    say(f"finetune done: test {primary} {test[primary]:.4f} (best val {best_val[primary]:.4f} at step "
+        f"{state.best_step}) -> {run_dir}")
     return result
 
 
@@ -148,9 +150,11 @@ def forgetting_check(cfg: FinetuneConfig, module, strategy: Strategy | None = No
     try:
         objective.backbone.load_state_dict(fine.state_dict())
     except RuntimeError as e:  # e.g. a strategy changed the backbone's structure
-        say(f"forgetting check skipped: the fine-tuned backbone does not load into the pretraining objective ({str(e).splitlines()[0]})")
+        say("forgetting check skipped: the fine-tuned backbone does not load into the pretraining objective "
+            f"({str(e).splitlines()[0]})")
         return None
     after = val_loss()
-    say(f"forgetting check ({pre_cfg.objective.kind} val loss): {before['loss']:.4f} before, {after['loss']:.4f} after fine-tuning")
+    say(f"forgetting check ({pre_cfg.objective.kind} val loss): {before['loss']:.4f} before, "
+        f"{after['loss']:.4f} after fine-tuning")
     return {"objective": pre_cfg.objective.kind, "pretrain_run": str(pre_dir), "checkpoint": str(ckpt),
             "val_loss_before": before["loss"], "val_loss_after": after["loss"], "before": before, "after": after}

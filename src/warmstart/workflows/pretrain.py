@@ -39,7 +39,8 @@ def _pretrain(cfg: PretrainConfig, resume: bool, overwrite: bool, say, world: Wo
     # Every rank prepares the same inputs (deterministic); only rank 0 writes files.
     inputs = open_inputs(cfg.data)
     pool = inputs.read_pretrain(cfg.run.seed)
-    backbone, lineage = backbone_for(cfg, run_dir, inputs, pool if inputs.modality == "text" else pool.train, resume_ckpt)
+    fit_on = pool if inputs.modality == "text" else pool.train
+    backbone, lineage = backbone_for(cfg, run_dir, inputs, fit_on, resume_ckpt)
     if world.is_main:
         inputs.save(run_dir)
         write_config(run_dir, cfg, "pretrain", lineage)
@@ -56,8 +57,9 @@ def _pretrain(cfg: PretrainConfig, resume: bool, overwrite: bool, say, world: Wo
     monitor = Monitor.from_config(run.cfg, module.new_metrics().primary)
     state = train(module, run, evaluate_val, monitor, save if world.is_main else None, say=say)
     final = evaluate_val(None)
+    tokens_per_s = state.items_seen / max(state.elapsed_s, 1e-9) if cfg.objective.kind == "causal_lm" else None
     result = {"val": final, "steps": state.step, "train_seconds": state.elapsed_s, "items_seen": state.items_seen,
-              "tokens_per_s": state.items_seen / max(state.elapsed_s, 1e-9) if cfg.objective.kind == "causal_lm" else None,
+              "tokens_per_s": tokens_per_s,
               "device": str(world.device), "world_size": world.size}
     if world.is_main:
         write_json_atomic(run_dir / "result.json", result)
