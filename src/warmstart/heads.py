@@ -17,7 +17,7 @@ def pool(feats: Features, how: str) -> torch.Tensor:
         return feats.tokens[:, 0]
     # "last": index of the last real token per row (right padding assumed).
     last = feats.mask.long().sum(1).clamp(min=1) - 1  # (B,)
-    return feats.tokens[torch.arange(feats.tokens.size(0)), last]
+    return feats.tokens[torch.arange(feats.tokens.size(0), device=last.device), last]
 
 
 class LinearHead(nn.Module):

@@ -35,20 +35,22 @@ def git_sha() -> str | None:
         return None
 
 
-def open_run_dir(cfg: PretrainConfig | FinetuneConfig, resume: bool, overwrite: bool) -> tuple[Path, Path | None]:
+def open_run_dir(cfg: PretrainConfig | FinetuneConfig, resume: bool, overwrite: bool,
+                 world=None) -> tuple[Path, Path | None]:
     """Create the run dir, or reopen it for --resume. Returns (run_dir, checkpoint to resume or None).
 
     An existing run with checkpoints is never silently clobbered: the user must say --resume or
-    --overwrite.
+    --overwrite. Data-parallel ranks (`world`, training.distributed.World) all decide from the same
+    files before rank 0 alone deletes or creates anything; they leave once the directory exists.
     """
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
     ckpt = latest_checkpoint(run_dir) if run_dir.exists() else None
-    if overwrite and run_dir.exists():
-        shutil.rmtree(run_dir)
+    clear = overwrite and run_dir.exists()
+    if clear:
         ckpt = None
     elif run_dir.exists() and (ckpt is not None or (run_dir / "metrics.jsonl").exists()) and not resume:
-        raise ConfigError(f"{run_dir}: run directory already exists; "
-                          "pass --resume to continue it or --overwrite to start over")
+        raise ConfigError(f"{run_dir}: run directory already exists; pass --resume to continue it or --overwrite "
+                          "to start over")
     if resume and ckpt is not None:
         saved = read_json(run_dir / "config.json")
         now = cfg.model_dump(mode="json")
@@ -56,7 +58,14 @@ def open_run_dir(cfg: PretrainConfig | FinetuneConfig, resume: bool, overwrite: 
         if changed:
             raise ConfigError(f"{run_dir}: cannot resume with a different config "
                               f"(sections changed: {', '.join(changed)})")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if world is not None:
+        world.barrier()  # every rank has read the directory as it was
+    if world is None or world.is_main:
+        if clear:
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    if world is not None:
+        world.barrier()
     return run_dir, ckpt if resume else None
 
 
@@ -86,8 +95,8 @@ def load_run_config(run_dir: Path):
     verb = raw.get("verb")
     if verb not in ("pretrain", "finetune"):
         raise CheckpointError(f"{path}: unknown verb {verb!r}")
-    body = {k: v for k, v in raw.items()
-            if k not in ("verb", "warmstart_version", "git_sha", "torch_version", "lineage")}
+    extra = ("verb", "warmstart_version", "git_sha", "torch_version", "lineage")
+    body = {k: v for k, v in raw.items() if k not in extra}
     return verb, parse_config(body, verb, str(path))
 
 

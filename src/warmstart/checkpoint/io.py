@@ -91,8 +91,9 @@ def save_checkpoint(ckpt_root: str | Path, name: str, tensors: dict[str, dict[st
     files = {}
     for stem, sd in tensors.items():
         fname = f"{stem}.safetensors"
-        # contiguous() + clone of shared storage: safetensors refuses aliased tensors.
-        save_file({k: v.detach().contiguous().clone() for k, v in sd.items()}, str(tmp / fname))
+        # A CPU copy of each tensor: checkpoints are device-free (a GPU run's checkpoint loads on a
+        # CPU-only machine), and a copy never shares storage (safetensors refuses aliased tensors).
+        save_file({k: v.detach().to("cpu", copy=True).contiguous() for k, v in sd.items()}, str(tmp / fname))
         files[fname] = None
     for stem, obj in jsons.items():
         fname = f"{stem}.json"

@@ -122,12 +122,19 @@ def train_batches(n: int, make_batch: Callable[[list[int]], Batch], train_cfg: T
 
 
 def sequential_batches(n: int, make_batch: Callable[[list[int]], Batch], batch_size: int,
-                       max_batches: int | None = None) -> Iterator[Batch]:
-    """One pass in order (evaluation)."""
+                       max_batches: int | None = None,
+                       shard: Callable[[list[int]], list[int]] | None = None) -> Iterator[Batch]:
+    """One pass in order (evaluation). `shard` (data parallel) keeps this rank's slice of each
+    batch's indices; a rank whose slice of a short final batch is empty skips it."""
     for b, start in enumerate(range(0, n, batch_size)):
         if max_batches is not None and b >= max_batches:
             return
-        yield make_batch(list(range(start, min(start + batch_size, n))))
+        idx = list(range(start, min(start + batch_size, n)))
+        if shard is not None:
+            idx = shard(idx)
+            if not idx:
+                continue
+        yield make_batch(idx)
 
 
 def pad_collate(seqs: Sequence[Sequence[int]], pad_id: int, labels: torch.Tensor | None = None) -> Batch:

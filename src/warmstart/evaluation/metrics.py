@@ -1,9 +1,14 @@
 """Streaming metrics: accumulate sufficient statistics batch by batch (never concatenating all
-logits), then compute. Each accumulator takes StepOutputs and returns dict[str, float]."""
+logits), then compute. Each accumulator takes StepOutputs and returns dict[str, float].
+
+Every statistic is a sum (`additive` names them), so data-parallel ranks that each scored their own
+slice of the validation data combine by summing: `reduce(sum_over_ranks)` before `compute()`.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -16,6 +21,8 @@ class _LossMean:
     # for the loop's monitor, compare and the report (see `higher_is_better`).
     directions: ClassVar[dict[str, bool]] = {"loss": False}
     primary: ClassVar[str] = "loss"
+    # The running sums (numbers, tensors, or dicts of numbers) that make up this accumulator's state.
+    additive: ClassVar[tuple[str, ...]] = ("loss_sum", "n")
 
     @property
     def higher_is_better(self) -> bool:
@@ -32,6 +39,27 @@ class _LossMean:
 
     def _loss(self) -> float:
         return self.loss_sum / max(self.n, 1)
+
+    def reduce(self, sum_over_ranks: Callable[[list[float]], list[float]]) -> None:
+        """Replace every statistic by its sum over ranks (one all-reduce of a flat float64 vector)."""
+        parts = [getattr(self, name) for name in self.additive]
+        flat: list[float] = []
+        for v in parts:
+            if isinstance(v, torch.Tensor):
+                flat += v.flatten().tolist()
+            elif isinstance(v, dict):
+                flat += [v[k] for k in sorted(v)]
+            else:
+                flat.append(v)
+        summed = iter(sum_over_ranks(flat))
+        for name, v in zip(self.additive, parts, strict=True):
+            if isinstance(v, torch.Tensor):
+                new = torch.tensor([next(summed) for _ in range(v.numel())], dtype=torch.float64).round()
+                setattr(self, name, new.to(v.dtype).view_as(v))
+            elif isinstance(v, dict):
+                setattr(self, name, {k: next(summed) for k in sorted(v)})
+            else:
+                setattr(self, name, type(v)(next(summed)))
 
 
 class LMMetrics(_LossMean):
@@ -52,6 +80,8 @@ class LossMetrics(_LossMean):
     reports (e.g. the contrastive objective's positive-pair accuracy; such metrics count as higher
     is better)."""
 
+    additive = ("loss_sum", "n", "sums")
+
     def __init__(self):
         super().__init__()
         self.sums: dict[str, float] = {}
@@ -69,6 +99,7 @@ class ClassificationMetrics(_LossMean):
     """Accuracy and macro-F1 from a running confusion matrix (C x C ints)."""
 
     primary, directions = "acc", {"loss": False, "acc": True, "f1": True}
+    additive = ("loss_sum", "n", "confusion")  # confusion: integer counts
 
     def __init__(self, n_classes: int):
         super().__init__()
@@ -101,6 +132,7 @@ class MultiLabelMetrics(_LossMean):
     (example, label) decisions, subset accuracy (every label of an example right) and label accuracy."""
 
     primary, directions = "f1", {"loss": False, "f1": True, "subset_acc": True, "label_acc": True}
+    additive = ("loss_sum", "n", "tp", "fp", "fn", "exact", "correct", "examples")
 
     def __init__(self, n_labels: int):
         super().__init__()
@@ -131,6 +163,7 @@ class RegressionMetrics(_LossMean):
     """MSE, MAE and R^2 in the targets' original units, from running sums."""
 
     primary, directions = "mse", {"loss": False, "mse": False, "mae": False, "rmse": False, "r2": True}
+    additive = ("loss_sum", "n", "sse", "sae", "sum_y", "sum_y2", "count")
 
     def __init__(self):
         super().__init__()

@@ -45,8 +45,8 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> tuple[tor
     z = F.normalize(torch.cat([z1, z2]).float(), dim=1)  # (2B, P) unit vectors
     sim = z @ z.T / temperature  # (2B, 2B) cosine similarity / temperature
     # An anchor is never its own candidate: -inf removes the diagonal from the softmax.
-    sim = sim.masked_fill(torch.eye(2 * b, dtype=torch.bool), float("-inf"))
-    positive = torch.cat([torch.arange(b, 2 * b), torch.arange(b)])  # view i <-> view i + B
+    sim = sim.masked_fill(torch.eye(2 * b, dtype=torch.bool, device=z.device), float("-inf"))
+    positive = torch.arange(2 * b, device=z.device).roll(b)  # view i <-> view i + B
     loss = F.cross_entropy(sim, positive)
     acc = (sim.argmax(1) == positive).float().mean()
     return loss, acc

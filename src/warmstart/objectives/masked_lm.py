@@ -34,7 +34,9 @@ def mask_tokens(ids: torch.Tensor, attention_mask: torch.Tensor, cfg: MaskedLMOb
     for name in ("pad", "cls", "sep"):
         if special.get(name) is not None:
             never |= ids == special[name]
-    u = torch.rand(ids.shape, generator=generator)
+    # Draws are made on the CPU (the generator, or the global CPU RNG that checkpoints save) and then
+    # moved: the masks are the same whatever device the batch is on.
+    u = torch.rand(ids.shape, generator=generator).to(ids.device)
     selected = (u < cfg.mask_prob) & ~never
     # Guarantee at least one prediction per batch so the loss is always defined.
     if not bool(selected.any()):
@@ -43,12 +45,12 @@ def mask_tokens(ids: torch.Tensor, attention_mask: torch.Tensor, cfg: MaskedLMOb
             r, c = candidates[torch.randint(len(candidates), (1,), generator=generator)][0]
             selected[r, c] = True
     # One more uniform draw splits the selected positions into [MASK] / random / keep.
-    v = torch.rand(ids.shape, generator=generator)
+    v = torch.rand(ids.shape, generator=generator).to(ids.device)
     corrupted = ids.clone()
     to_mask = selected & (v < cfg.mask_token_frac)
     to_random = selected & (v >= cfg.mask_token_frac) & (v < cfg.mask_token_frac + cfg.random_token_frac)
     corrupted[to_mask] = special["mask"]
-    corrupted[to_random] = torch.randint(vocab_size, (int(to_random.sum()),), generator=generator)
+    corrupted[to_random] = torch.randint(vocab_size, (int(to_random.sum()),), generator=generator).to(ids.device)
     return corrupted, selected
 
 

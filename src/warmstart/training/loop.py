@@ -1,29 +1,34 @@
 """train(...): the one training loop, shared by every objective, task and strategy.
 
 In: a module (backbone + head -> StepOutput), a `Training` (resumable batches, optimizer, LR
-schedule, strategy, train config, state, metrics log), a validation function, a `Monitor` (best
-metric, early stopping, plateau schedule) and a `save` callback. Out: the final TrainState; along
-the way metrics.jsonl lines and calls to `save`. The loop knows training, not storage: where and
-how checkpoints are written is the caller's (checkpoint.run.RunCheckpoints).
+schedule, strategy, train config, state, metrics log, and the `World`: device and data-parallel
+rank), a validation function, a `Monitor` (best metric, early stopping, plateau schedule) and a
+`save` callback. Out: the final TrainState; along the way metrics.jsonl lines and calls to `save`.
+The loop knows training, not storage: where and how checkpoints are written is the caller's
+(checkpoint.run.RunCheckpoints). The same loop runs on one process or as one rank of many (DDP):
+the only differences are the wrapped forward, `no_sync` on all but the last micro-batch, and one
+all-reduce of the step's item count and loss sum.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from warmstart.errors import TrainingError
+from warmstart.training.distributed import World, data_parallel
 from warmstart.training.dropout import use_fast_dropout
 from warmstart.training.monitor import Monitor
-from warmstart.training.precision import autocast
+from warmstart.training.precision import autocast, grad_scaler
 from warmstart.training.state import TrainState
 
 if TYPE_CHECKING:
@@ -36,16 +41,19 @@ SaveFn = Callable[[TrainState, bool], None]
 
 class MetricsLog:
     """Append-only metrics.jsonl. On resume, lines past the checkpoint's step are dropped, so the
-    log of a resumed run equals the log of an uninterrupted one."""
+    log of a resumed run equals the log of an uninterrupted one. `enabled=False` (data-parallel
+    ranks other than 0) writes nothing."""
 
-    def __init__(self, path: Path, resume_step: int | None = None):
-        self.path = path
-        if resume_step is not None and path.exists():
+    def __init__(self, path: Path, resume_step: int | None = None, enabled: bool = True):
+        self.path, self.enabled = path, enabled
+        if enabled and resume_step is not None and path.exists():
             keep = [ln for ln in path.read_text(encoding="utf-8").splitlines()
                     if ln.strip() and json.loads(ln)["step"] <= resume_step]
             path.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
 
     def write(self, record: dict) -> None:
+        if not self.enabled:
+            return
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -61,6 +69,7 @@ class Training:
     cfg: Any  # config TrainSection, with batch settings resolved by train_batches
     state: TrainState
     log: MetricsLog
+    world: World = field(default_factory=World)  # device, and rank/size under torchrun (batches already sharded)
 
 
 def _compiled(module: torch.nn.Module, cfg: TrainSection):
@@ -80,10 +89,15 @@ def train(module: torch.nn.Module, run: Training, evaluate_val: Callable[[int | 
     with a resumable step checkpoint every save_every steps and at the end, and with the best
     weights whenever the monitored metric improves if monitor.keep_best.
     """
-    cfg, state, batches, optimizer, schedule, strategy, log = (
-        run.cfg, run.state, run.batches, run.optimizer, run.schedule, run.strategy, run.log)
-    step_fn = _compiled(module, cfg) if cfg.compile else module  # checkpoints always save `module` itself
+    cfg, state, batches, optimizer, schedule, strategy, log, world = (
+        run.cfg, run.state, run.batches, run.optimizer, run.schedule, run.strategy, run.log, run.world)
+    device = world.device
+    net = data_parallel(module, world)  # DDP under torchrun, `module` itself otherwise
+    step_fn = _compiled(net, cfg) if cfg.compile else net  # checkpoints always save `module` itself
     params = [p for g in optimizer.param_groups for p in g["params"]]
+    scaler = grad_scaler(cfg.precision, device.type)  # enabled for fp16 only
+    if state.scaler:
+        scaler.load_state_dict(state.scaler)
 
     # Fail fast (litgpt's "verifying settings"): a 2-batch evaluation catches shape, vocabulary and
     # label problems before any time is spent training.
@@ -93,11 +107,11 @@ def train(module: torch.nn.Module, run: Training, evaluate_val: Callable[[int | 
     def checkpoint(best: bool) -> None:
         if save is None:
             return
-        state.data, state.schedule = batches.state_dict(), schedule.state_dict()
+        state.data, state.schedule, state.scaler = batches.state_dict(), schedule.state_dict(), scaler.state_dict()
         state.capture_rng()
         save(state, best)
 
-    bar = _progress(cfg, state.step)
+    bar = _progress(cfg, state.step) if world.is_main else None
     epoch = None  # so on_epoch_start also runs once on resume (it is idempotent)
     t_start = time.perf_counter() - state.elapsed_s
     while state.step < cfg.max_steps and not state.stopped_early:
@@ -112,22 +126,33 @@ def train(module: torch.nn.Module, run: Training, evaluate_val: Callable[[int | 
         # Each micro-batch backpropagates its loss SUM (mean * n_items); after the last one we divide
         # the gradients by the step's total items. This is the exact mean over every counted token or
         # example of the step, however unevenly they fall into micro-batches (padding, MLM masks).
-        items, loss_sum, finite, grad_norm = 0, 0.0, True, torch.tensor(0.0)
-        for _ in range(cfg.grad_accum):
-            with autocast(cfg.precision):
-                out = step_fn(next(batches))
-            if not torch.isfinite(out.loss):
-                finite = False
-                break
-            (out.loss * out.n_items).backward()
+        # Under DDP the gradients are summed across ranks during the last backward (earlier ones run
+        # under no_sync) and the item count is summed too, so the mean is over the global step.
+        items, loss_sum, finite, grad_norm = 0, torch.zeros((), device=device), True, torch.tensor(0.0)
+        for micro in range(cfg.grad_accum):
+            final = micro == cfg.grad_accum - 1
+            with net.no_sync() if world.distributed and not final else contextlib.nullcontext():
+                with autocast(cfg.precision, device.type):
+                    out = step_fn(next(batches))
+                # One process stops at the first bad micro-batch; ranks must all run the same backward
+                # passes (their all-reduces pair up), so there a bad loss is caught after the sum below.
+                if not world.distributed and not torch.isfinite(out.loss):
+                    finite = False
+                    break
+                scaler.scale(out.loss * out.n_items).backward()
             items += out.n_items
-            loss_sum += float(out.loss.detach()) * out.n_items
+            loss_sum += out.loss.detach().float() * out.n_items
+        if world.distributed:
+            items, total = world.sum([items, float(loss_sum)])  # one all-reduce per step
+            items, loss_sum, finite = int(items), torch.tensor(total), math.isfinite(total)
         if finite and items > 0:
+            scaler.unscale_(optimizer)  # fp16 only: gradients back to their true scale before dividing
             for p in params:
                 if p.grad is not None:
                     p.grad.div_(items)
             grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip or float("inf"))
-            finite = bool(torch.isfinite(grad_norm))
+            # fp16: an overflowing gradient is the GradScaler's to handle (it skips the step and lowers its scale).
+            finite = scaler.is_enabled() or bool(torch.isfinite(grad_norm))
 
         if not finite:
             # Never step on (or checkpoint) non-finite values: either stop with the step number or skip.
@@ -141,17 +166,20 @@ def train(module: torch.nn.Module, run: Training, evaluate_val: Callable[[int | 
             continue
 
         lrs = [g["lr"] for g in optimizer.param_groups]
-        optimizer.step()
+        scaler.step(optimizer)  # optimizer.step(), unless fp16 gradients overflowed
+        scaler.update()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         state.step += 1
         state.items_seen += items
         state.elapsed_s = time.perf_counter() - t_start
-        loss = loss_sum / items
+        logging = state.step % cfg.log_every == 0 or state.step == cfg.max_steps
+        if bar or logging:  # reading the loss waits for the device: only when it is shown
+            loss = float(loss_sum) / items
         if bar:
             bar.update(loss)
 
-        if state.step % cfg.log_every == 0 or state.step == cfg.max_steps:
+        if logging:
             log.write({"step": state.step, "split": "train", "loss": loss, "lr": lrs[0], "grad_norm": float(grad_norm),
                        "items": state.items_seen, "epoch": batches.epoch, "elapsed_s": round(state.elapsed_s, 3)})
 

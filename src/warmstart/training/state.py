@@ -21,15 +21,20 @@ class TrainState:
     stopped_early: bool = False
     data: dict = field(default_factory=dict)  # BatchIterator.state_dict()
     schedule: dict = field(default_factory=dict)  # LR scheduler state_dict (JSON-able)
+    scaler: dict = field(default_factory=dict)  # fp16 GradScaler state_dict (empty unless fp16)
     rng: str = ""  # torch CPU RNG state, base64
+    cuda_rng: str = ""  # the current CUDA device's RNG state, base64 (empty when CUDA is not in use)
 
     def capture_rng(self) -> None:
-        self.rng = base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode("ascii")
+        self.rng = _b64(torch.get_rng_state())
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            self.cuda_rng = _b64(torch.cuda.get_rng_state())
 
     def restore_rng(self) -> None:
         if self.rng:
-            raw = base64.b64decode(self.rng)
-            torch.set_rng_state(torch.frombuffer(bytearray(raw), dtype=torch.uint8))
+            torch.set_rng_state(_unb64(self.rng))
+        if self.cuda_rng and torch.cuda.is_available():  # a GPU run resumed on a CPU-only machine skips this
+            torch.cuda.set_rng_state(_unb64(self.cuda_rng))
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -37,3 +42,11 @@ class TrainState:
     @classmethod
     def from_json(cls, d: dict) -> "TrainState":
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+def _b64(state: torch.Tensor) -> str:
+    return base64.b64encode(state.numpy().tobytes()).decode("ascii")
+
+
+def _unb64(text: str) -> torch.Tensor:
+    return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8)

@@ -10,13 +10,17 @@ from typing import TYPE_CHECKING
 from warmstart.checkpoint.io import read_json, resolve_checkpoint
 from warmstart.checkpoint.run import load_module_weights, load_optimizer
 from warmstart.data.loaders import sequential_batches, train_batches
+from warmstart.errors import ConfigError
 from warmstart.evaluation import evaluate as run_eval
 from warmstart.inputs import Examples
 from warmstart.models import build_backbone, load_backbone
 from warmstart.optim import build_optimizer, build_schedule
 from warmstart.runs import run_dir_of
 from warmstart.strategies import build_strategy, count_params
+from warmstart.training.device import placed
+from warmstart.training.distributed import World
 from warmstart.training.loop import MetricsLog, Training
+from warmstart.training.precision import resolve
 from warmstart.training.state import TrainState
 
 if TYPE_CHECKING:
@@ -46,21 +50,29 @@ def backbone_for(cfg: PretrainConfig | FinetuneConfig, run_dir: Path, inputs, fi
 
 
 def prepare_training(cfg: PretrainConfig | FinetuneConfig, module, strategy_cfg: Strategy, train_set: Examples,
-                     log_dir: Path, resume_ckpt: Path | None = None, say=print, unit: str = "examples",
-                     make_schedule=None, train_overrides: dict | None = None) -> Training:
+                     log_dir: Path, resume_ckpt: Path | None = None, say=print, unit: str = "examples", make_schedule=None, train_overrides: dict | None = None,
+                     world: World | None = None) -> Training:
     """The strategy (applied to `module`), optimizer, LR schedule, resumable training batches and
     state for a run config, restored from `resume_ckpt` for an exact resume. make_schedule(optimizer)
-    replaces the config's schedule and train_overrides the train section's fields (lr_find's sweep)."""
+    replaces the config's schedule and train_overrides the train section's fields (lr_find's sweep).
+    `world` (default: one CPU process): `module` moves to its device before the optimizer is built,
+    batches land there, and under DDP each rank gets its slice of every batch and only rank 0 logs."""
+    world = world or World()
+    if world.distributed and strategy_cfg.kind == "gradual_unfreeze":
+        raise ConfigError("strategy.kind=gradual_unfreeze is not supported under torchrun yet: DDP fixes the set of "
+                          "trained parameters when it wraps the module (use discriminative, or one process)")
     strategy = build_strategy(strategy_cfg)
     strategy.prepare(module)
+    module.to(world.device)  # after the strategy's surgery (LoRA layers), before the optimizer sees the parameters
     optimizer = build_optimizer(strategy.param_groups(module, cfg.optim.lr), cfg.optim)
     schedule = (make_schedule(optimizer) if make_schedule
                 else build_schedule(optimizer, cfg.schedule, cfg.train.max_steps))
-    batches, train_cfg = train_batches(train_set.n, train_set.make_batch, cfg.train, cfg.optim, cfg.run.seed)
+    make_batch = placed(train_set.make_batch, world.device, world.shard if world.distributed else None)
+    batches, train_cfg = train_batches(train_set.n, make_batch, cfg.train, cfg.optim, cfg.run.seed)
     if train_overrides:
         train_cfg = train_cfg.model_copy(update=train_overrides)
     if resume_ckpt is None:
-        state, log = TrainState(), MetricsLog(log_dir / "metrics.jsonl", resume_step=0)
+        state, log = TrainState(), MetricsLog(log_dir / "metrics.jsonl", resume_step=0, enabled=world.is_main)
     else:
         load_module_weights(resume_ckpt, module, strategy)
         load_optimizer(resume_ckpt, optimizer)
@@ -69,23 +81,38 @@ def prepare_training(cfg: PretrainConfig | FinetuneConfig, module, strategy_cfg:
         batches.load_state_dict(state.data)
         state.restore_rng()
         say(f"resuming {log_dir} from step {state.step}")
-        log = MetricsLog(log_dir / "metrics.jsonl", resume_step=state.step)
+        log = MetricsLog(log_dir / "metrics.jsonl", resume_step=state.step, enabled=world.is_main)
     trainable, total = count_params(module)
     say(f"params: {trainable:,} trained / {total:,} total ({100 * trainable / max(total, 1):.1f}%) | "
         f"{batches.examples_per_step(train_cfg.grad_accum)} {unit}/step | {batches.steps_per_epoch} steps/epoch | "
-        f"{train_cfg.max_steps} steps | precision {train_cfg.precision}")
-    return Training(strategy, optimizer, schedule, batches, train_cfg, state, log)
+        f"{train_cfg.max_steps} steps | precision {resolve(train_cfg.precision, world.device.type)} | "
+        f"device {world.device}" + (f" x {world.size} processes (DDP)" if world.distributed else ""))
+    return Training(strategy, optimizer, schedule, batches, train_cfg, state, log, world)
 
 
-def ordered_batches(examples: Examples, batch_size: int, max_batches: int | None = None):
-    """One ordered pass over a split (evaluation)."""
-    return sequential_batches(examples.n, examples.make_batch, batch_size, max_batches)
+def ordered_batches(examples: Examples, batch_size: int, max_batches: int | None = None, world: World | None = None):
+    """One ordered pass over a split (evaluation), on `world`'s device; under DDP, this rank's slices."""
+    world = world or World()
+    return sequential_batches(examples.n, placed(examples.make_batch, world.device), batch_size, max_batches,
+                              shard=world.shard if world.distributed else None)
 
 
-def evaluator(module, examples: Examples, train_cfg: TrainSection) -> Callable[[int | None], dict[str, float]]:
+def evaluate_on(module, examples: Examples, train_cfg: TrainSection, world: World | None = None,
+                max_batches: int | None = None) -> dict[str, float]:
+    """Metrics of `module` on a split (first max_batches batches; None = all), reduced over ranks under DDP."""
+    world = world or World()
+    return run_eval(module, ordered_batches(examples, train_cfg.batch_size, max_batches, world), train_cfg.precision,
+                    sum_over_ranks=world.sum if world.distributed else None)
+
+
+def evaluator(module, examples: Examples, train_cfg: TrainSection,
+              world: World | None = None) -> Callable[[int | None], dict[str, float]]:
     """evaluate_val(max_batches) for the loop: metrics over the first max_batches batches of a split (None = all)."""
-    return lambda max_batches=None: run_eval(module, ordered_batches(examples, train_cfg.batch_size, max_batches),
-                                             train_cfg.precision)
+    return lambda max_batches=None: evaluate_on(module, examples, train_cfg, world, max_batches)
+
+
+def quiet(*_args, **_kwargs) -> None:
+    """`say` for data-parallel ranks other than 0: they print nothing."""
 
 
 def shown(metrics: dict[str, float]) -> str:

@@ -17,9 +17,17 @@ from warmstart.models import load_backbone
 from warmstart.runs import load_run_config, open_run_dir, run_dir_of, set_threads, write_config
 from warmstart.strategies import Strategy, build_strategy, count_params
 from warmstart.tasks import build_task, head_info
+from warmstart.training.distributed import World, joined
 from warmstart.training.loop import train
 from warmstart.training.monitor import Monitor
-from warmstart.workflows.common import backbone_for, evaluator, ordered_batches, prepare_training
+from warmstart.workflows.common import (
+    backbone_for,
+    evaluate_on,
+    evaluator,
+    ordered_batches,
+    prepare_training,
+    quiet,
+)
 from warmstart.workflows.pretrain import pretrain_objective
 
 
@@ -55,15 +63,22 @@ def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ck
 
 def finetune(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False, say=print) -> dict:
     """Fine-tune a task head (and, per strategy, the backbone); returns result.json's contents."""
-    run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite)
+    with joined(cfg.train) as world:  # the device; under torchrun, this process's rank (DDP)
+        return _finetune(cfg, resume, overwrite, say if world.is_main else quiet, world)
+
+
+def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: World) -> dict:
+    run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite, world)
     if resume_ckpt is not None and (run_dir / "result.json").exists():
         return read_json(run_dir / "result.json")  # already complete
     set_threads(cfg.train.num_threads)
     torch.manual_seed(cfg.run.seed)
 
+    # Every rank prepares the same data, inputs and module (deterministic); only rank 0 writes files.
     splits, inputs, module, lineage = prepare_finetune(cfg, run_dir, resume_ckpt)
-    inputs.save(run_dir)
-    write_config(run_dir, cfg, "finetune", lineage)
+    if world.is_main:
+        inputs.save(run_dir)
+        write_config(run_dir, cfg, "finetune", lineage)
     # Only the training split is augmented; val and test batches are deterministic.
     train_set = inputs.labeled_set(splits.train, module, train=True)
     val_set = inputs.labeled_set(splits.val, module)
@@ -71,19 +86,20 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False,
     say(f"data: {len(splits.train):,} train (of a {splits.n_pool:,} pool) / {len(splits.val):,} val / "
         f"{len(splits.test):,} test")
 
-    run = prepare_training(cfg, module, cfg.strategy, train_set, run_dir, resume_ckpt, say)
-    evaluate_val = evaluator(module, val_set, cfg.train)
+    run = prepare_training(cfg, module, cfg.strategy, train_set, run_dir, resume_ckpt, say, world=world)
+    evaluate_val = evaluator(module, val_set, cfg.train, world)
 
     save = RunCheckpoints(run_dir, module, {"task": cfg.task.kind, **module.info()}, run.strategy, run.optimizer,
                           keep=run.cfg.keep_checkpoints)
     monitor = Monitor.from_config(run.cfg, module.new_metrics().primary, keep_best=cfg.train.select_best)
-    state = train(module, run, evaluate_val, monitor, save, say=say)
+    state = train(module, run, evaluate_val, monitor, save if world.is_main else None, say=say)
+    world.barrier()  # rank 0 has written checkpoints/best before any rank reads it
 
     # Test once, with the best validation weights when selecting (the final ones otherwise).
     if cfg.train.select_best and (run_dir / "checkpoints" / "best").exists():
         load_module_weights(run_dir / "checkpoints" / "best", module, run.strategy)
     best_val = evaluate_val(None)
-    test = run_eval(module, ordered_batches(test_set, cfg.train.batch_size), cfg.train.precision)
+    test = evaluate_on(module, test_set, cfg.train, world)
     run.log.write({"step": state.step, "split": "test", **test, "elapsed_s": round(state.elapsed_s, 3)})
     trainable, total = count_params(module)
     result = {
@@ -91,15 +107,16 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False,
         "train_seconds": round(state.elapsed_s, 3), "seconds_to_best": round(state.best_elapsed_s or 0.0, 3),
         "params_trained": trainable, "params_total": total, "items_seen": state.items_seen,
         "n_labels": len(splits.train), "n_pool": splits.n_pool, "skipped_steps": state.skipped_steps,
-        "stopped_early": state.stopped_early,
+        "stopped_early": state.stopped_early, "device": str(world.device), "world_size": world.size,
     }
-    forgetting = forgetting_check(cfg, module, run.strategy, say)
+    forgetting = forgetting_check(cfg, module, run.strategy, say) if world.is_main else None
     if forgetting is not None:
         result["forgetting"] = forgetting
-    write_json_atomic(run_dir / "result.json", result)
+    if world.is_main:
+        write_json_atomic(run_dir / "result.json", result)
     primary = module.new_metrics().primary
-    say(f"finetune done: test {primary} {test[primary]:.4f} "
-        f"(best val {best_val[primary]:.4f} at step {state.best_step}) -> {run_dir}")
+    say(f"finetune done: test {primary} {test[primary]:.4f} (best val {best_val[primary]:.4f} at step "
+        f"{state.best_step}) -> {run_dir}")
     return result
 
 
@@ -119,9 +136,11 @@ def forgetting_check(cfg: FinetuneConfig, module, strategy: Strategy | None = No
     if verb != "pretrain" or pre_cfg.objective.kind in WORD_VECTOR_KINDS:  # word vectors have no val loss
         return None
     objective, val_set = pretrain_objective(pre_cfg, pre_dir, ckpt)
+    here = World(device=next(module.parameters()).device)  # where the fine-tuned module is
+    objective.to(here.device)
 
     def val_loss() -> dict[str, float]:
-        batches = ordered_batches(val_set, pre_cfg.train.batch_size, pre_cfg.train.eval_batches)
+        batches = ordered_batches(val_set, pre_cfg.train.batch_size, pre_cfg.train.eval_batches, here)
         return run_eval(objective, batches, cfg.train.precision)
 
     before = val_loss()

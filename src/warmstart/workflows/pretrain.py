@@ -13,9 +13,10 @@ from warmstart.inputs import Examples, open_inputs
 from warmstart.models import load_backbone
 from warmstart.objectives import build_objective
 from warmstart.runs import open_run_dir, set_threads, write_config
+from warmstart.training.distributed import World, joined
 from warmstart.training.loop import train
 from warmstart.training.monitor import Monitor
-from warmstart.workflows.common import backbone_for, evaluator, prepare_training, shown
+from warmstart.workflows.common import backbone_for, evaluator, prepare_training, quiet, shown
 
 
 def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False, say=print) -> Path:
@@ -24,34 +25,44 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
         from warmstart.wordvec.pretrain import pretrain as pretrain_word_vectors
 
         return pretrain_word_vectors(cfg, resume, overwrite, say)
-    run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite)
+    with joined(cfg.train) as world:  # the device; under torchrun, this process's rank (DDP)
+        return _pretrain(cfg, resume, overwrite, say if world.is_main else quiet, world)
+
+
+def _pretrain(cfg: PretrainConfig, resume: bool, overwrite: bool, say, world: World) -> Path:
+    run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite, world)
     set_threads(cfg.train.num_threads)
     torch.manual_seed(cfg.run.seed)
 
     # Inputs: text documents, or the training pool of an image/vector set (its val split is held
     # out for the validation loss; its test split is never read), plus the preprocessor for them.
+    # Every rank prepares the same inputs (deterministic); only rank 0 writes files.
     inputs = open_inputs(cfg.data)
     pool = inputs.read_pretrain(cfg.run.seed)
-    backbone, lineage = backbone_for(cfg, run_dir, inputs, pool if inputs.modality == "text" else pool.train,
-                                     resume_ckpt)
-    inputs.save(run_dir)
-    write_config(run_dir, cfg, "pretrain", lineage)
+    fit_on = pool if inputs.modality == "text" else pool.train
+    backbone, lineage = backbone_for(cfg, run_dir, inputs, fit_on, resume_ckpt)
+    if world.is_main:
+        inputs.save(run_dir)
+        write_config(run_dir, cfg, "pretrain", lineage)
     train_set, val_set = inputs.pretrain_sets(pool, cfg, say)
 
     module = build_objective(cfg.objective, backbone, inputs.objective_info(pool))
     unit = "blocks" if inputs.modality == "text" else "examples"
-    run = prepare_training(cfg, module, FullStrategy(), train_set, run_dir, resume_ckpt, say, unit)
-    evaluate_val = evaluator(module, val_set, cfg.train)
+    run = prepare_training(cfg, module, FullStrategy(), train_set, run_dir, resume_ckpt, say, unit, world=world)
+    evaluate_val = evaluator(module, val_set, cfg.train, world)
 
     # The objective head's facts (e.g. the supervised objective's source labels) go with each checkpoint.
     head_meta = {"objective": cfg.objective.kind, **(module.info() if hasattr(module, "info") else {})}
     save = RunCheckpoints(run_dir, module, head_meta, run.strategy, run.optimizer, keep=run.cfg.keep_checkpoints)
-    state = train(module, run, evaluate_val, Monitor.from_config(run.cfg, module.new_metrics().primary), save, say=say)
+    monitor = Monitor.from_config(run.cfg, module.new_metrics().primary)
+    state = train(module, run, evaluate_val, monitor, save if world.is_main else None, say=say)
     final = evaluate_val(None)
+    tokens_per_s = state.items_seen / max(state.elapsed_s, 1e-9) if cfg.objective.kind == "causal_lm" else None
     result = {"val": final, "steps": state.step, "train_seconds": state.elapsed_s, "items_seen": state.items_seen,
-              "tokens_per_s": (state.items_seen / max(state.elapsed_s, 1e-9) if cfg.objective.kind == "causal_lm"
-                               else None)}
-    write_json_atomic(run_dir / "result.json", result)
+              "tokens_per_s": tokens_per_s,
+              "device": str(world.device), "world_size": world.size}
+    if world.is_main:
+        write_json_atomic(run_dir / "result.json", result)
     say(f"pretrain done: val {shown(final)} after {state.step} steps, {state.elapsed_s:.1f}s -> {run_dir}")
     return run_dir
 

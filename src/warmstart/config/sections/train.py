@@ -20,9 +20,14 @@ class TrainSection(Section):
     save_every: int | None = Field(None, ge=1, description="Checkpoint every N steps (null = only at the end).")
     keep_checkpoints: int = Field(2, ge=1, description="Most recent step checkpoints to keep on disk.")
     log_every: int = Field(10, ge=1, description="Write a train metrics line every N steps.")
-    precision: Literal["fp32", "bf16", "auto"] = Field("fp32", description="bf16 = bfloat16 autocast (weights stay "
-                                                       "fp32); auto = bf16 where the CPU has native bf16 "
-                                                       "instructions (AVX512-BF16/AMX), else fp32.")
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = Field(
+        "fp32", description="bf16 = bfloat16 autocast (weights stay fp32); fp16 = float16 autocast with a "
+        "GradScaler (CUDA only); auto = on CUDA bf16 where the GPU supports it, else fp16; on a CPU bf16 where it "
+        "has native bf16 instructions (AVX512-BF16/AMX), else fp32.")
+    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
+                        description="Where to train: auto (cuda if available, else mps, else cpu), cpu, cuda, "
+                        "cuda:N or mps. Under torchrun, cuda means each process's own GPU (cuda:LOCAL_RANK). "
+                        "Checkpoints are device-free either way.")
     grad_clip: float | None = Field(1.0, gt=0, description="Clip the global gradient norm (null = off).")
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads (null = the cores available).")
     compile: bool = Field(False, description="torch.compile the module (costs tens of seconds up front).")

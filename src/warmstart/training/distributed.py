@@ -1,0 +1,117 @@
+"""The process's place in a run: its device, and - when launched by torchrun - its rank in a
+data-parallel world (torch.distributed: gloo on CPU, nccl on GPU). No launcher or communication
+code of our own: torchrun sets RANK/WORLD_SIZE/LOCAL_RANK/MASTER_ADDR, we join its process group.
+
+Data parallel in one paragraph: every rank holds the whole module (DDP); each global batch of
+`train.batch_size` examples is cut into `world size` equal slices, one per rank; gradients are
+SUMMED across ranks (a comm hook, not DDP's default mean) and divided by the step's global item
+count, so N ranks x batch b train exactly like 1 rank x batch N*b. Only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+import torch.distributed as dist
+
+from warmstart.errors import ConfigError
+from warmstart.training.device import configure, resolve_device
+from warmstart.training.precision import resolve
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the one process that writes logs, metrics.jsonl, checkpoints and result.json."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    def shard(self, idx: list[int]) -> list[int]:
+        """This rank's contiguous slice of a global batch's indices (sizes differ by at most one;
+        a slice may be empty for a short final evaluation batch)."""
+        n = len(idx)
+        return idx[n * self.rank // self.size: n * (self.rank + 1) // self.size]
+
+    def sum(self, values: list[float]) -> list[float]:
+        """Element-wise sum over ranks (float64, so integer counts stay exact); identity on one process."""
+        if not self.distributed:
+            return list(values)
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return t.tolist()
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+
+def join_world(train_cfg) -> World:
+    """Resolve train.device and, under torchrun (WORLD_SIZE > 1), join the process group. One-line
+    ConfigError for a device that is not there, a world size that does not divide the batch, or a
+    rendezvous that fails."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    device = resolve_device(train_cfg.device, local_rank if size > 1 else None)
+    configure(device)
+    resolve(train_cfg.precision, device.type)  # fp16 off CUDA: a one-line error before anything is written
+    if size == 1:
+        return World(device=device)
+    if train_cfg.batch_size % size:
+        raise ConfigError(f"train.batch_size ({train_cfg.batch_size}) must be divisible by the world size ({size}): "
+                          "each rank trains on an equal slice of every batch")
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        try:
+            dist.init_process_group(backend, timeout=datetime.timedelta(minutes=10),
+                                    device_id=device if device.type == "cuda" else None)
+        except (RuntimeError, ValueError, OSError) as e:  # DistNetworkError/DistStoreError are RuntimeErrors
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(f"torch.distributed rendezvous failed (rank {rank} of {size}, {backend}): {first}") \
+                from None
+    return World(rank=rank, size=size, device=device)
+
+
+def leave_world(world: World) -> None:
+    if world.distributed and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def joined(train_cfg) -> Iterator[World]:
+    """join_world(...) for the length of a run; the process group is torn down however it ends."""
+    world = join_world(train_cfg)
+    try:
+        yield world
+    finally:
+        leave_world(world)
+
+
+def _sum_hook(state, bucket):  # no annotations: DDP checks them, and `from __future__` makes them strings
+    # Sum, not DDP's mean: the loop divides by the global item count itself (exact accumulation).
+    return dist.all_reduce(bucket.buffer(), async_op=True).get_future().then(lambda fut: fut.value()[0])
+
+
+def data_parallel(module: torch.nn.Module, world: World) -> torch.nn.Module:
+    """`module` wrapped for data-parallel training (gradients summed across ranks in backward);
+    `module` itself on one process. Checkpoints always save the unwrapped module."""
+    if not world.distributed:
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [world.device.index] if world.device.type == "cuda" else None
+    ddp = DistributedDataParallel(module, device_ids=ids)
+    ddp.register_comm_hook(None, _sum_hook)
+    return ddp
