@@ -70,7 +70,7 @@ def body(root, **over):
 
 
 def test_sources_grid_cells(tmp_path):
-    from warmstart.baselines import BaselineCell
+    from warmstart.experiments.baselines import BaselineCell
     from warmstart.experiments.compare import cell_configs, reference_arm, starting_points
 
     cfg = parse_config(body(tmp_path), "compare", "cmp.yaml")
@@ -132,7 +132,7 @@ def test_bad_source_paths_exit_2_with_one_line(tmp_path):
 
 
 def test_minilm_name_without_the_extra_is_a_config_error(tmp_path, monkeypatch):
-    from warmstart import sources
+    from warmstart.experiments import sources
 
     monkeypatch.setattr(sources, "minilm_dir", lambda: None)
     cfg = parse_config(body(tmp_path, sources={"m": {"hf": "minilm"}, "s": {"scratch": "m"}}), "compare", "c")

@@ -17,12 +17,12 @@ import statistics
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from warmstart.baselines import BaselineCell, run_baseline
 from warmstart.checkpoint.io import read_json, write_json_atomic
 from warmstart.config.schema import CompareConfig, FinetuneConfig, RunSection, TrainSection
 from warmstart.errors import ConfigError
 from warmstart.evaluation.metrics import higher_is_better
-from warmstart.sources import StartingPoint, check_sources, finetune_fields, resolve_sources
+from warmstart.experiments.baselines import BaselineCell, run_baseline
+from warmstart.experiments.sources import StartingPoint, check_sources, finetune_fields, resolve_sources
 
 FORMAT_VERSION = 1
 

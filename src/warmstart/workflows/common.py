@@ -50,7 +50,8 @@ def backbone_for(cfg: PretrainConfig | FinetuneConfig, run_dir: Path, inputs, fi
 
 
 def prepare_training(cfg: PretrainConfig | FinetuneConfig, module, strategy_cfg: Strategy, train_set: Examples,
-                     log_dir: Path, resume_ckpt: Path | None = None, say=print, unit: str = "examples", make_schedule=None, train_overrides: dict | None = None,
+                     log_dir: Path, resume_ckpt: Path | None = None, say=print, unit: str = "examples",
+                     make_schedule=None, train_overrides: dict | None = None,
                      world: World | None = None) -> Training:
     """The strategy (applied to `module`), optimizer, LR schedule, resumable training batches and
     state for a run config, restored from `resume_ckpt` for an exact resume. make_schedule(optimizer)

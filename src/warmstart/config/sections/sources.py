@@ -16,7 +16,7 @@ from pydantic import BeforeValidator, Field
 
 from warmstart.config.sections.base import Section
 
-# Baseline kind -> the data modalities it takes (the registry itself is warmstart.baselines.BASELINES).
+# Baseline kind -> the data modalities it takes (the registry itself is warmstart.experiments.baselines.BASELINES).
 BASELINE_MODALITIES: dict[str, tuple[str, ...]] = {
     "tfidf_logreg": ("text",),
     "majority": ("text", "image", "vector"),

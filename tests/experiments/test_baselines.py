@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from warmstart.baselines import C_GRID, BaselineCell, run_baseline
 from warmstart.config.schema import ClassificationTask, DigitsData
+from warmstart.experiments.baselines import C_GRID, BaselineCell, run_baseline
 from warmstart.inputs import open_inputs
 
 
