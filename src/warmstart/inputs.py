@@ -178,9 +178,14 @@ class TextInputs:
 
 
 # How `predict` splits a line of raw text into words for token classification: runs of letters,
-# digits and underscores (with inner hyphens or apostrophes: "state-of-the-art", "don't"), and
-# every other non-space character on its own - close to how CoNLL-style corpora tokenize.
-WORD_PATTERN = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
+# digits and underscores with the combining marks that follow them (accents written as separate
+# code points, Hebrew and Arabic vowel points), joined by inner hyphens or apostrophes
+# ("state-of-the-art", "don't"); and runs of other non-space characters ("...", ")."). Close to
+# how CoNLL-style corpora tokenize, and never finer than a subword tokenizer's own pre-split.
+_MARKS = ("\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
+          "\u1ab0-\u1aff\u1dc0-\u1dff")
+_WORD = rf"(?:\w[{_MARKS}]*)+"
+WORD_PATTERN = re.compile(rf"{_WORD}(?:[-'’]{_WORD})*|[^\w\s]+")
 
 
 def _join_spans(tokens: list[str]) -> list[tuple[int, int]]:

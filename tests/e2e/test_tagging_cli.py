@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from tests.e2e.test_cli import ws
 
 PEOPLE = ["Anna", "Boris", "Chen", "Dana", "Emil"]
@@ -103,7 +102,8 @@ def test_tagging_compare_and_report(workspace):
 
 @pytest.mark.parametrize("content, needle", [
     ('{"tokens": ["Anna", "met"], "tags": ["I-PER", "O"]}\n', "line 1: tag 'I-PER' after"),
-    ('{"tokens": ["x"], "tags": ["O"]}\n{"tokens": ["Anna", "met"], "tags": ["B-PER"]}\n', "line 2: 2 tokens but 1 tags"),
+    ('{"tokens": ["x"], "tags": ["O"]}\n{"tokens": ["Anna", "met"], "tags": ["B-PER"]}\n',
+     "line 2: 2 tokens but 1 tags"),
 ])
 def test_bad_tagged_file_exits_2_with_one_line(workspace, tmp_path, content, needle):
     bad = tmp_path / "bad.jsonl"
