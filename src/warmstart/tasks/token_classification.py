@@ -14,6 +14,8 @@ elsewhere); predict batches add `texts` and `words` (per example, (word, start, 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,11 +27,14 @@ from warmstart.heads import LinearHead
 from warmstart.models.base import Backbone
 from warmstart.types import StepOutput, TextBatch
 
+if TYPE_CHECKING:
+    from warmstart.config.schema import TokenClassificationTask
+
 IGNORE = -100  # cross-entropy's ignore_index: positions that are not trained on / not scored
 
 
 class TokenClassification(nn.Module):
-    def __init__(self, backbone: Backbone, cfg, info: dict):
+    def __init__(self, backbone: Backbone, cfg: TokenClassificationTask, info: dict):
         super().__init__()
         self.backbone, self.cfg = backbone, cfg
         self.labels: list[str] = info["labels"]
@@ -38,7 +43,8 @@ class TokenClassification(nn.Module):
         self.head = LinearHead(backbone.feature_dim, len(self.labels), cfg.dropout)
 
     @staticmethod
-    def head_info(train_records: list[dict], cfg=None, all_records: list[dict] | None = None,
+    def head_info(train_records: list[dict], cfg: TokenClassificationTask | None = None,
+                  all_records: list[dict] | None = None,
                   scheme: str = "iob2") -> dict:
         """The tag vocabulary: O and every prefix of the scheme for each entity type in all labeled
         records (so a small label budget cannot lose a type, and continuation tags always exist)."""
