@@ -14,6 +14,7 @@ build_backbone what one input looks like, and makes the loop's batches:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ import torch
 
 from warmstart import data, tokenizers
 from warmstart.config.schema import HFTokenizer
-from warmstart.data.loaders import block_examples, text_examples
+from warmstart.data.loaders import block_examples, tagged_examples, text_examples
 from warmstart.errors import ConfigError, DataError
 from warmstart.transforms import Normalizer, augment
 from warmstart.types import Batch
@@ -60,8 +61,9 @@ def open_inputs(data_cfg: PretrainData | FinetuneData):
     return {"text": TextInputs, "image": ImageInputs, "vector": VectorInputs}[data_cfg.modality](data_cfg)
 
 
-def encode_targets(module, records: list[dict], source: str) -> torch.Tensor:
-    """The task's target tensor for records' labels; a one-line DataError when they do not fit."""
+def encode_targets(module, records: list[dict], source: str) -> torch.Tensor | list:
+    """The task's targets for records' labels (a tensor; tag-id lists for token classification);
+    a one-line DataError when they do not fit."""
     labels = [r["label"] for r in records]
     if any(lab is None for lab in labels):
         raise DataError(f"{source}: the examples have no labels; fine-tuning needs labeled data")
@@ -133,13 +135,36 @@ class TextInputs:
         return Examples(len(train), block_examples(train)), Examples(len(val), block_examples(val))
 
     def labeled_set(self, records: list[dict], module, train: bool = False) -> Examples:
+        if self.cfg.tagged:
+            return self._tagged_set(records, module)
         encoded = tokenizers.encode(self.tokenizer, [r["text"] for r in records], self.cfg.max_len)
         targets = encode_targets(module, records, f"data ({self.cfg.kind})")
         return Examples(len(encoded), text_examples(encoded, targets, self._pad()))
 
     def predict_set(self, texts: list[str]) -> Examples:
+        if self.cfg.tagged:  # words by WORD_PATTERN, subwords aligned to them; entities get character offsets
+            spans = [[(m.start(), m.end()) for m in WORD_PATTERN.finditer(t)] for t in texts]
+            encoded, word_of = tokenizers.encode_words(self.tokenizer, texts, spans, self.cfg.max_len)
+            starts = [[w if w >= 0 and (p == 0 or row[p - 1] != w) else -1 for p, w in enumerate(row)]
+                      for row in word_of]
+            words = [[(t[a:b], a, b) for a, b in sp] for t, sp in zip(texts, spans, strict=True)]
+            return Examples(len(encoded), tagged_examples(encoded, {"word_index": starts}, self._pad(),
+                                                          {"words": words, "texts": list(texts)}))
         encoded = tokenizers.encode(self.tokenizer, texts, self.cfg.max_len)
         return Examples(len(encoded), text_examples(encoded, None, self._pad()))
+
+    def _tagged_set(self, records: list[dict], module) -> Examples:
+        """Token classification: subwords of the space-joined tokens, each word's tag on its first
+        subword (the task aligns the rest)."""
+        texts = [r["text"] for r in records]
+        spans = [_join_spans(r["tokens"]) for r in records]
+        encoded, word_of = tokenizers.encode_words(self.tokenizer, texts, spans, self.cfg.max_len)
+        tag_ids = encode_targets(module, records, f"data ({self.cfg.kind})")
+        rows = {"labels": [], "word_labels": [], "word_index": []}
+        for ids, positions in zip(tag_ids, word_of, strict=True):
+            for key, row in zip(rows, module.align(ids, positions), strict=True):
+                rows[key].append(row)
+        return Examples(len(encoded), tagged_examples(encoded, rows, self._pad()))
 
     def read_predict_file(self, path: Path) -> tuple[list[str], list[str]]:
         """(names, texts): one text per non-empty line of a UTF-8 file."""
@@ -150,6 +175,26 @@ class TextInputs:
 
     def _pad(self) -> int:
         return tokenizers.special_ids(self.tokenizer)["pad"]
+
+
+# How `predict` splits a line of raw text into words for token classification: runs of letters,
+# digits and underscores with the combining marks that follow them (accents written as separate
+# code points, Hebrew and Arabic vowel points), joined by inner hyphens or apostrophes
+# ("state-of-the-art", "don't"); and runs of other non-space characters ("...", ")."). Close to
+# how CoNLL-style corpora tokenize, and never finer than a subword tokenizer's own pre-split.
+_MARKS = ("\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
+          "\u1ab0-\u1aff\u1dc0-\u1dff")
+_WORD = rf"(?:\w[{_MARKS}]*)+"
+WORD_PATTERN = re.compile(rf"{_WORD}(?:[-'’]{_WORD})*|[^\w\s]+")
+
+
+def _join_spans(tokens: list[str]) -> list[tuple[int, int]]:
+    """Character spans of tokens in " ".join(tokens)."""
+    spans, at = [], 0
+    for tok in tokens:
+        spans.append((at, at + len(tok)))
+        at += len(tok) + 1
+    return spans
 
 
 def _model_tokenizer(model) -> HFTokenizer:

@@ -25,11 +25,15 @@ from warmstart.config.sections.data import (  # noqa: F401
     DemoSentimentData,
     DigitsData,
     FinetuneData,
+    HebrewCorpusData,
+    HebrewNERData,
     ImageFolderData,
     LabeledTextData,
     NpzData,
     PretrainData,
     SklearnTableData,
+    TaggedTextData,
+    TagScheme,
     _check_budget,
 )
 from warmstart.config.sections.models import (  # noqa: F401
@@ -94,6 +98,7 @@ from warmstart.config.sections.tasks import (  # noqa: F401
     RegressionTask,
     Strategy,
     Task,
+    TokenClassificationTask,
 )
 from warmstart.config.sections.train import TrainSection
 
@@ -213,6 +218,8 @@ def _check_modality(cfg: PretrainConfig | FinetuneConfig) -> None:
         if part is not None and modality not in part.modalities:
             raise ValueError(f"{section}.kind={part.kind} does not fit {modality} data (data.kind={cfg.data.kind}); "
                              f"it takes {' or '.join(part.modalities)} data")
+    if getattr(cfg, "task", None) is not None:
+        _check_task_data(cfg.task, cfg.data)
     if getattr(getattr(cfg, "task", None), "multilabel", False) and modality != "text":
         raise ValueError("task.multilabel: labels separated by task.label_sep come from text data, not "
                          f"{modality} data (data.kind={cfg.data.kind})")
@@ -220,6 +227,16 @@ def _check_modality(cfg: PretrainConfig | FinetuneConfig) -> None:
     if modality == "vector" and views is not None and views.image_only():
         raise ValueError(f"objective.views.{views.image_only()[0]} is for images; "
                          "vector data supports noise_std and drop_prob")
+
+
+def _check_task_data(task, data) -> None:
+    """Tagged data goes with token classification, and only with it."""
+    if (task.kind == "token_classification") == getattr(data, "tagged", False):
+        return
+    if task.kind == "token_classification":
+        raise ValueError(f"task.kind=token_classification needs tagged data (data.kind=tagged_text or hebrew_ner), "
+                         f"got data.kind={data.kind}")
+    raise ValueError(f"data.kind={data.kind} is tagged text: use task.kind=token_classification, not {task.kind}")
 
 
 ArmInit = Literal["pretrained", "scratch"]
@@ -272,7 +289,7 @@ class CompareConfig(Section):
         ..., min_length=1, description="Label budgets: counts (>= 1), fractions in (0, 1), or all (also null).")
     seeds: list[int] = Field([0, 1], min_length=1, description="Seeds per cell.")
     metric: str | None = Field(None, description="Headline test metric (default: acc for "
-                               "classification, mse for regression).")
+                               "classification, mse for regression, f1 for token_classification).")
     data: FinetuneData
     task: Task = ClassificationTask()
     optim: Optim = AdamWOptim()
@@ -288,6 +305,7 @@ class CompareConfig(Section):
             _check_sources(self)
         elif self.arms and any(a.init is None for a in self.arms):
             raise ValueError("arms: with pretrained (no sources), each arm names its init, not a source")
+        _check_task_data(self.task, self.data)
         names = [a.name for a in self.grid_arms()]
         if len(set(names)) != len(names):
             raise ValueError(f"arms: names must be unique, got {names} (name them with explicit arms)")

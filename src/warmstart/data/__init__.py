@@ -11,10 +11,19 @@ from typing import TYPE_CHECKING
 from warmstart.data.cache import PackedBlocks, split_blocks, token_ids
 from warmstart.data.demo import demo_sentiment_records
 from warmstart.data.splits import Splits, budget_count, split_records, stratified_order
+from warmstart.data.tagged import hebrew_ner_records, read_tagged
 from warmstart.data.text import read_corpus, read_labeled
 
 if TYPE_CHECKING:
-    from warmstart.config.schema import CorpusData, DemoCorpusData, DemoSentimentData, LabeledTextData
+    from warmstart.config.schema import (
+        CorpusData,
+        DemoCorpusData,
+        DemoSentimentData,
+        HebrewCorpusData,
+        HebrewNERData,
+        LabeledTextData,
+        TaggedTextData,
+    )
 
 
 def _corpus(cfg: CorpusData) -> list[str]:
@@ -31,6 +40,23 @@ def _demo_corpus(cfg: DemoCorpusData) -> list[str]:
     return [r["text"] for r in pool]
 
 
+def _hebrew_corpus(cfg: HebrewCorpusData) -> list[str]:
+    """Text of the Hebrew NER training pool under HebrewNERData's default split (as _demo_corpus)."""
+    from warmstart.config.schema import HebrewNERData
+
+    pool = split_records(hebrew_ner_records(), HebrewNERData(), seed=0, stratify=False).train
+    return [r["text"] for r in pool]
+
+
+def _tagged(cfg: TaggedTextData) -> list[dict]:
+    return read_tagged(cfg.path, cfg.format, cfg.scheme, token_column=cfg.token_column, tag_column=cfg.tag_column,
+                       tokens_field=cfg.tokens_field, tags_field=cfg.tags_field)
+
+
+def _hebrew_ner(cfg: HebrewNERData) -> list[dict]:
+    return hebrew_ner_records(cfg.scheme)
+
+
 def _labeled(cfg: LabeledTextData) -> list[dict]:
     return read_labeled(cfg.path, cfg.text_field, cfg.label_field)
 
@@ -44,8 +70,11 @@ SOURCES = {
     "demo_corpus": _demo_corpus,
     "labeled_text": _labeled,
     "demo_sentiment": _demo_sentiment,
+    "hebrew_corpus": _hebrew_corpus,
+    "tagged_text": _tagged,
+    "hebrew_ner": _hebrew_ner,
 }
-_UNLABELED = {"corpus", "demo_corpus"}
+_UNLABELED = {"corpus", "demo_corpus", "hebrew_corpus"}
 
 
 def load_corpus(cfg: CorpusData | DemoCorpusData) -> list[str]:
@@ -55,8 +84,8 @@ def load_corpus(cfg: CorpusData | DemoCorpusData) -> list[str]:
     return SOURCES[cfg.kind](cfg)
 
 
-def load_labeled(cfg: LabeledTextData | DemoSentimentData) -> list[dict]:
-    """Records {"text", "label"} for fine-tuning; cfg is schema.LabeledTextData or DemoSentimentData."""
+def load_labeled(cfg: LabeledTextData | DemoSentimentData | TaggedTextData | HebrewNERData) -> list[dict]:
+    """Records {"text", "label"} for fine-tuning (tagged data adds "tokens"; its label is the tag list)."""
     if cfg.kind in _UNLABELED:
         raise TypeError(f"load_labeled needs a labeled data section, got kind={cfg.kind}")
     return SOURCES[cfg.kind](cfg)

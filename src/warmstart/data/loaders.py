@@ -168,3 +168,25 @@ def block_examples(blocks) -> Callable[[list[int]], Batch]:
         return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
 
     return make
+
+
+def tagged_examples(encoded: list[list[int]], rows: dict[str, list[list[int]]], pad_id: int,
+                    extra: dict[str, list] | None = None) -> Callable[[list[int]], Batch]:
+    """make_batch for token classification: pad ids as pad_collate does, and pad each per-position
+    row (labels, word_labels: -100; word_index: -1) to the same width. `extra` entries (per-example
+    Python values, e.g. the words of a predict input) are passed through as lists."""
+    fill = {"labels": -100, "word_labels": -100, "word_index": -1}
+
+    def make(idx: list[int]) -> Batch:
+        batch = pad_collate([encoded[i] for i in idx], pad_id)
+        width = batch["input_ids"].size(1)
+        for key, values in rows.items():
+            out = torch.full((len(idx), width), fill[key], dtype=torch.long)
+            for r, i in enumerate(idx):
+                out[r, : len(values[i])] = torch.as_tensor(values[i], dtype=torch.long)
+            batch[key] = out
+        for key, values in (extra or {}).items():
+            batch[key] = [values[i] for i in idx]
+        return batch
+
+    return make

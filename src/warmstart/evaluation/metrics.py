@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import torch
 
+from warmstart.data.tag_schemes import entities
 from warmstart.types import StepOutput
 
 
@@ -192,7 +193,51 @@ class RegressionMetrics(_LossMean):
         }
 
 
-METRIC_CLASSES = (LMMetrics, LossMetrics, ClassificationMetrics, MultiLabelMetrics, RegressionMetrics)
+class TaggingMetrics(_LossMean):
+    """Token classification, word level: entity precision, recall and F1 in seqeval's strict mode
+    (micro-averaged over entity types: an entity counts only if its type, start and end all match
+    a gold entity), and word accuracy. Reads the first subword of each word (targets != -100);
+    the sentences' entity counts are all that is kept between batches."""
+
+    primary = "f1"
+    directions = {"loss": False, "f1": True, "precision": True, "recall": True, "token_acc": True}
+
+    def __init__(self, labels: list[str], scheme: str):
+        super().__init__()
+        self.labels, self.scheme = labels, scheme
+        self.tp = self.n_pred = self.n_gold = self.correct = self.words = 0
+
+    def update(self, out: StepOutput) -> None:
+        self._add_loss(out)
+        pred, gold = out.logits.argmax(-1).cpu(), out.targets.cpu()  # (B, T), (B, T)
+        for p_row, g_row in zip(pred, gold, strict=True):
+            keep = g_row != -100
+            self.update_tags([self.labels[i] for i in g_row[keep].tolist()],
+                             [self.labels[i] for i in p_row[keep].tolist()])
+
+    def update_tags(self, gold: list[str], pred: list[str]) -> None:
+        """Add one sentence's word tags (gold and predicted, equal lengths)."""
+        g, p = set(entities(gold, self.scheme)), set(entities(pred, self.scheme))
+        self.tp += len(g & p)
+        self.n_gold += len(g)
+        self.n_pred += len(p)
+        self.correct += sum(a == b for a, b in zip(gold, pred, strict=True))
+        self.words += len(gold)
+
+    def compute(self) -> dict[str, float]:
+        # seqeval's zero_division: a precision (recall) with no predicted (gold) entities is 0.
+        precision = self.tp / self.n_pred if self.n_pred else 0.0
+        recall = self.tp / self.n_gold if self.n_gold else 0.0
+        return {
+            "loss": self._loss(),
+            "f1": 2 * self.tp / (self.n_pred + self.n_gold) if self.tp else 0.0,
+            "precision": precision,
+            "recall": recall,
+            "token_acc": self.correct / max(self.words, 1),
+        }
+
+
+METRIC_CLASSES = (LMMetrics, LossMetrics, ClassificationMetrics, MultiLabelMetrics, RegressionMetrics, TaggingMetrics)
 
 
 def higher_is_better(name: str) -> bool:

@@ -127,7 +127,9 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
             results[i] = _run_cell(cells[i][1], quiet=True)
             _say_cell(say, cells[i][0], results[i])
 
-    metric = cfg.metric or ("acc" if cfg.task.kind == "classification" else "mse")
+    from warmstart.tasks import primary_metric
+
+    metric = cfg.metric or primary_metric(cfg.task)
     if metric not in results[0]["test"]:
         raise ConfigError(f"metric: {metric!r} is not a test metric of this task (have {sorted(results[0]['test'])})")
     run_sources = [sp for sp in points.values() if sp.kind == "run"]

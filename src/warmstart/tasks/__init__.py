@@ -8,23 +8,38 @@ from torch import nn
 
 from warmstart.tasks.classification import Classification
 from warmstart.tasks.regression import Regression
+from warmstart.tasks.token_classification import TokenClassification
 
 if TYPE_CHECKING:
-    from warmstart.config.schema import Task
+    from warmstart.config.schema import FinetuneData, Task
 
 TASKS: dict[str, type[nn.Module]] = {
     "classification": Classification,
     "regression": Regression,
+    "token_classification": TokenClassification,
 }
 
 
-def head_info(cfg: Task, train_records: list[dict], all_records: list[dict] | None = None) -> dict:
+def head_info(cfg: Task, train_records: list[dict], all_records: list[dict] | None = None,
+              data_cfg: FinetuneData | None = None) -> dict:
     """The data-derived facts a task head needs (label vocabulary and class weights, target
-    statistics). Regression uses the training split only; classification takes its label set from
-    all labeled records."""
+    statistics, the tagging scheme). Regression uses the training split only; classification and
+    token classification take their label set from all labeled records."""
     if cfg.kind == "regression":
         return Regression.head_info(train_records, cfg.standardize)
+    if cfg.kind == "token_classification":
+        return TokenClassification.head_info(train_records, cfg, all_records, getattr(data_cfg, "scheme", "iob2"))
     return TASKS[cfg.kind].head_info(train_records, cfg, all_records)
+
+
+def primary_metric(cfg: Task) -> str:
+    """The headline metric of a task config: what compare tabulates by default and what
+    selects the best checkpoint."""
+    from warmstart.evaluation.metrics import ClassificationMetrics, MultiLabelMetrics, RegressionMetrics, TaggingMetrics
+
+    if cfg.kind == "classification":
+        return (MultiLabelMetrics if cfg.multilabel else ClassificationMetrics).primary
+    return {"regression": RegressionMetrics, "token_classification": TaggingMetrics}[cfg.kind].primary
 
 
 def build_task(cfg: Task, backbone, info: dict) -> nn.Module:

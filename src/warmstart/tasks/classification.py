@@ -80,7 +80,7 @@ class Classification(nn.Module):
         """(B, C) class (or per-label) logits: pooled backbone features through the head."""
         return self.head(pool(self.backbone(batch), self.pooling))
 
-    def predictions(self, logits: torch.Tensor) -> list[dict]:
+    def predictions(self, logits: torch.Tensor, batch: TextBatch | None = None) -> list[dict]:
         """What `predict` prints per example: {"label", "probs"} (softmax), or with multilabel
         {"labels", "probs"} (a sigmoid per label; predicted when p > 0.5)."""
         multi = self.multilabel

@@ -52,7 +52,7 @@ class Regression(nn.Module):
         """(B, 1) standardized predictions: pooled backbone features through the head."""
         return self.head(pool(self.backbone(batch), self.pooling))
 
-    def predictions(self, logits: torch.Tensor) -> list[dict]:
+    def predictions(self, logits: torch.Tensor, batch: TextBatch | None = None) -> list[dict]:
         """What `predict` prints per example: {"value"} in the targets' original units."""
         return [{"value": v} for v in self.decode(logits.squeeze(-1).float() * self.std + self.mean)]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from warmstart.errors import ConfigError
-from warmstart.tokenizers.hf import encode, load_hf, load_tokenizer, special_ids
+from warmstart.tokenizers.hf import encode, encode_words, load_hf, load_tokenizer, special_ids
 from warmstart.tokenizers.train import SPECIAL_TOKENS, train_bpe, train_wordpiece
 
 if TYPE_CHECKING:
@@ -30,4 +30,4 @@ def build_tokenizer(cfg: Tokenizer, texts: list[str] | None):
     return TOKENIZERS[cfg.kind](cfg, texts)
 
 
-__all__ = ["SPECIAL_TOKENS", "TOKENIZERS", "build_tokenizer", "encode", "load_tokenizer", "special_ids"]
+__all__ = ["SPECIAL_TOKENS", "TOKENIZERS", "build_tokenizer", "encode", "encode_words", "load_tokenizer", "special_ids"]

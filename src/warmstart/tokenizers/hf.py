@@ -74,3 +74,33 @@ def encode(tokenizer, texts: list[str], max_len: int) -> list[list[int]]:
     body = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_len - 2,
                      return_attention_mask=False, return_token_type_ids=False)["input_ids"]
     return [[ids["cls"], *seq, ids["sep"]] for seq in body]
+
+
+def encode_words(tokenizer, texts: list[str], spans: list[list[tuple[int, int]]], max_len: int
+                 ) -> tuple[list[list[int]], list[list[int]]]:
+    """Token classification inputs: [CLS] text [SEP] per text (as `encode`), and for every position
+    the index of the word it belongs to (-1 for [CLS]/[SEP]).
+
+    Words are character spans (start, end-exclusive) of the text. A subword belongs to the word
+    that holds the first character of its offset span that lies inside any word: byte-level BPE
+    offsets may start on the space before a word, which belongs to none. A word can end up with no
+    subword (truncated away, or only characters the tokenizer's normalizer deletes)."""
+    if max_len < 3:
+        raise ConfigError(f"data.max_len ({max_len}) must be >= 3 to hold [CLS], a token and [SEP]")
+    ids = special_ids(tokenizer)
+    if not texts:
+        return [], []
+    enc = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_len - 2,
+                    return_offsets_mapping=True, return_attention_mask=False, return_token_type_ids=False)
+    out_ids, out_words = [], []
+    for text, word_spans, body, offsets in zip(texts, spans, enc["input_ids"], enc["offset_mapping"], strict=True):
+        owner = [-1] * (len(text) + 1)  # character -> word index
+        for w, (a, b) in enumerate(word_spans):
+            owner[a:b] = [w] * (b - a)
+        words = []
+        for a, b in offsets:
+            w = next((owner[c] for c in range(a, b) if owner[c] >= 0), -1)
+            words.append(w)
+        out_ids.append([ids["cls"], *body, ids["sep"]])
+        out_words.append([-1, *words, -1])
+    return out_ids, out_words

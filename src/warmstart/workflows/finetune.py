@@ -54,9 +54,9 @@ def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ck
         module, _ = load_finetuned(cfg, ckpt_for_weights)
         return splits, inputs, module, None
     backbone, lineage = backbone_for(cfg, run_dir, inputs, splits.train, resume_ckpt)
-    # Classification labels come from all records (the class set is known up front); regression
-    # statistics from the training split only.
-    info = read_json(resume_ckpt / "head.json") if resume_ckpt else head_info(cfg.task, splits.train, records)
+    # Classification labels and tag sets come from all records (the class set is known up front);
+    # regression statistics from the training split only.
+    info = read_json(resume_ckpt / "head.json") if resume_ckpt else head_info(cfg.task, splits.train, records, cfg.data)
     module = build_task(cfg.task, backbone, {k: v for k, v in info.items() if k != "task"})
     return splits, inputs, module, lineage
 

@@ -59,7 +59,8 @@ def load_predictor(run_dir: str | Path):
 @torch.no_grad()
 def predict(run_dir: str | Path, items, batch_size: int = 64) -> list[dict]:
     """Predictions for raw inputs, as the task decodes them: {"label", "probs"} per class,
-    {"labels", "probs"} for multi-label classification, {"value"} for regression.
+    {"labels", "probs"} for multi-label classification, {"value"} for regression, {"tokens",
+    "tags", "entities"} (with character offsets) for token classification.
 
     `items`: a list of texts (text runs), an array (N, C, H, W) of images scaled to [0, 1] (image
     runs), or an array (N, F) of raw features (vector runs); `predict_file` reads them from disk.
@@ -67,7 +68,7 @@ def predict(run_dir: str | Path, items, batch_size: int = 64) -> list[dict]:
     module, inputs, _ = load_predictor(run_dir)
     examples = inputs.predict_set(items)
     return [pred for batch in ordered_batches(examples, batch_size)
-            for pred in module.predictions(module.logits(batch))]
+            for pred in module.predictions(module.logits(batch), batch)]
 
 
 def predict_file(run_dir: str | Path, path: str | Path) -> list[dict]:

