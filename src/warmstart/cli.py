@@ -64,11 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p = sub.add_parser("report", help="write report.html / report.md for a compare (or run) directory")
     p.add_argument("dir")
-    p = sub.add_parser("export", help="export a run's backbone + tokenizer as a Hugging Face directory, "
-                                      "or its word vectors")
+    p = sub.add_parser("export", help="export a run as a Hugging Face directory (a fine-tune as a transformers "
+                                      "classifier), ONNX, or its word vectors")
     p.add_argument("run_dir")
-    p.add_argument("--format", default="hf", choices=["hf", "word2vec", "word2vec-binary", "safetensors"],
-                   help="hf (default); word vectors: word2vec (text), word2vec-binary, safetensors (+ vocab.txt)")
+    p.add_argument("--format", default="hf",
+                   choices=["hf", "hf-backbone", "onnx", "word2vec", "word2vec-binary", "safetensors"],
+                   help="hf (default: a fine-tune as AutoModelForSequenceClassification, needs task.pooling=native; "
+                        "a pretraining run as its backbone); hf-backbone (the backbone + warmstart_head.* files); "
+                        "onnx (model.onnx, checked against PyTorch with onnxruntime); word vectors: word2vec (text), "
+                        "word2vec-binary, safetensors (+ vocab.txt)")
     p.add_argument("--out", default=None,
                    help="output directory or file (default RUN_DIR/export, or RUN_DIR/export/vectors.txt|.bin)")
 

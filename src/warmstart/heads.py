@@ -1,4 +1,5 @@
-"""Shared head building blocks: pooling of token features, a linear head, and a tied LM head."""
+"""Shared head building blocks: pooling of token features, a linear head, an architecture's native
+classification head (task.pooling=native), and a tied LM head."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from warmstart.errors import ConfigError
 from warmstart.types import Features
 
 
@@ -23,13 +25,57 @@ def pool(feats: Features, how: str) -> torch.Tensor:
 class LinearHead(nn.Module):
     """Dropout + linear: pooled features (B, D) -> outputs (B, n_out)."""
 
+    def __init__(self, d_in: int, n_out: int, dropout: float = 0.0, bias: bool = True):
+        super().__init__()
+        self.drop = nn.Dropout(dropout)
+        self.proj = nn.Linear(d_in, n_out, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.drop(x))
+
+
+class PoolerHead(nn.Module):
+    """BERT's sequence-classification head: the [CLS] vector (B, D) -> dense + tanh (BERT's pooler)
+    -> dropout -> linear (B, n_out). Exports as BertForSequenceClassification's pooler + classifier."""
+
     def __init__(self, d_in: int, n_out: int, dropout: float = 0.0):
         super().__init__()
+        self.pooler = nn.Linear(d_in, d_in)
         self.drop = nn.Dropout(dropout)
         self.proj = nn.Linear(d_in, n_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.drop(x))
+        return self.proj(self.drop(torch.tanh(self.pooler(x))))
+
+
+# task.pooling=native: per transformers model_type, what the architecture's own
+# *ForSequenceClassification does, so a fine-tune exports as that class with its trained head.
+NATIVE_HEADS = {
+    "bert": "[CLS] -> tanh pooler -> classifier",
+    "gpt2": "last non-pad token -> score (a linear layer without bias)",
+}
+
+
+def model_type(backbone) -> str | None:
+    """The transformers model_type of a backbone that wraps an HF model (bert, gpt2, ...), else None."""
+    config = getattr(getattr(backbone, "model", None), "config", None)
+    return getattr(config, "model_type", None)
+
+
+def task_head(backbone, pooling: str | None, n_out: int, dropout: float) -> tuple[str, nn.Module]:
+    """(pooling, head) of a classification/regression task: `pooling` mean/cls/last (default: mean for
+    encoders, last for decoders) with a LinearHead, or "native": the architecture's own head path
+    (NATIVE_HEADS), which exports to transformers' AutoModelForSequenceClassification unchanged."""
+    if pooling != "native":
+        default = "last" if getattr(backbone, "causal", False) else "mean"
+        return pooling or default, LinearHead(backbone.feature_dim, n_out, dropout)
+    arch = model_type(backbone)
+    if arch == "bert":
+        return "cls", PoolerHead(backbone.feature_dim, n_out, dropout)
+    if arch == "gpt2":  # GPT2ForSequenceClassification: no dropout before score, and score has no bias
+        return "last", LinearHead(backbone.feature_dim, n_out, 0.0, bias=False)
+    raise ConfigError(f"task.pooling=native: no native classification head is known for a {arch or backbone.kind} "
+                      f"backbone (native heads: {', '.join(NATIVE_HEADS)}); use pooling mean, cls or last")
 
 
 class TiedLMHead(nn.Module):

@@ -75,7 +75,10 @@ def test_lifecycle(workspace):
     assert len(preds) == 2 and {p["label"] for p in preds} <= {"pos", "neg"}
     assert sum(preds[0]["probs"].values()) == pytest.approx(1.0, abs=1e-3)
 
-    out = ws("export", ft, "--format", "hf", "--out", root / "hf").stdout
+    # A mean-pooled head has no place in BERT's native classifier: one line, nothing written.
+    bad = ws("export", ft, "--format", "hf", "--out", root / "hf", check=False)
+    assert bad.returncode == 2 and "task.pooling=native" in bad.stderr and "\n" not in bad.stderr.strip()
+    out = ws("export", ft, "--format", "hf-backbone", "--out", root / "hf").stdout
     assert "exported" in out
     code = f"""
 import torch
@@ -85,8 +88,24 @@ t = AutoTokenizer.from_pretrained({str(root / 'hf')!r}, local_files_only=True)
 ids = t(["love it great"], return_tensors="pt")
 print(m(**ids).last_hidden_state.shape[-1])
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "32"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == "32"
+
+    # task.pooling=native on the pretrained backbone: --format hf writes a transformers classifier whose
+    # pipeline predicts what `warmstart predict` does.
+    ws("finetune", root / "ft.yaml", "--set", "run.name=ft-native", "--set", "task.pooling=native")
+    ftn = root / "runs" / "ft-native"
+    ours = [json.loads(x) for x in ws("predict", ftn, root / "inputs.txt").stdout.splitlines()]
+    ws("export", ftn, "--format", "hf", "--out", root / "hf-cls")
+    code = f"""
+import json
+from transformers import pipeline
+clf = pipeline("text-classification", model={str(root / 'hf-cls')!r}, device="cpu", top_k=None)
+print(json.dumps([{{d["label"]: d["score"] for d in row}} for row in clf(["love it great", "awful bad sad"])]))
+"""
+    theirs = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert [p["label"] for p in ours] == [max(t, key=t.get) for t in theirs]
+    assert max(abs(p["probs"][k] - t[k]) for p, t in zip(ours, theirs, strict=True) for k in t) <= 1e-5
 
 
 def test_compare_grid_and_skip_on_rerun(workspace):

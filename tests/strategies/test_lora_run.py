@@ -29,7 +29,7 @@ def test_lora_finetune_evaluate_export(tiny_text_csv, tiny_finetune_config, tmp_
     assert workflows.evaluate(run, "test") == result["test"]
 
     # export merges: the exported HF model equals the unmerged LoRA backbone.
-    out = workflows.export(run, out=tmp_path / "hf")
+    out = workflows.export(run, "hf-backbone", tmp_path / "hf")
     from transformers import AutoModel
 
     hf = AutoModel.from_pretrained(str(out), local_files_only=True).eval()

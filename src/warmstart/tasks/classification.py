@@ -17,7 +17,7 @@ from torch import nn
 
 from warmstart.errors import ConfigError
 from warmstart.evaluation.metrics import ClassificationMetrics, MultiLabelMetrics
-from warmstart.heads import LinearHead, pool
+from warmstart.heads import pool, task_head
 from warmstart.models.base import Backbone
 from warmstart.types import StepOutput, TextBatch
 
@@ -31,8 +31,7 @@ class Classification(nn.Module):
         self.backbone, self.cfg = backbone, cfg
         self.labels: list = info["labels"]
         self.multilabel = bool(getattr(cfg, "multilabel", False))
-        self.pooling = cfg.pooling or ("last" if getattr(backbone, "causal", False) else "mean")
-        self.head = LinearHead(backbone.feature_dim, len(self.labels), cfg.dropout)
+        self.pooling, self.head = task_head(backbone, cfg.pooling, len(self.labels), cfg.dropout)
         weights = info.get("class_weights")
         # Not persistent: the weights live in head.json (info), not in head.safetensors.
         self.register_buffer("class_weights", torch.tensor(weights, dtype=torch.float32) if weights else None,

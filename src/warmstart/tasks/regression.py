@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from warmstart.evaluation.metrics import RegressionMetrics
-from warmstart.heads import LinearHead, pool
+from warmstart.heads import pool, task_head
 from warmstart.models.base import Backbone
 from warmstart.types import StepOutput, TextBatch
 
@@ -30,8 +30,7 @@ class Regression(nn.Module):
         super().__init__()
         self.backbone, self.cfg = backbone, cfg
         self.mean, self.std = float(info["mean"]), float(info["std"])
-        self.pooling = cfg.pooling or ("last" if getattr(backbone, "causal", False) else "mean")
-        self.head = LinearHead(backbone.feature_dim, 1, cfg.dropout)
+        self.pooling, self.head = task_head(backbone, cfg.pooling, 1, cfg.dropout)
 
     @staticmethod
     def head_info(train_records: list[dict], standardize: bool = True) -> dict:

@@ -1,7 +1,9 @@
-"""export: a run as a Hugging Face-format directory, or its word vectors."""
+"""export: a run as a Hugging Face-format directory (a transformers classifier for a fine-tune), ONNX,
+or its word vectors."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -11,6 +13,7 @@ import numpy as np
 from warmstart.checkpoint.io import read_json, resolve_checkpoint
 from warmstart.data.word_vectors import VECTORS_FILE, load_vectors, save_vectors, save_word2vec_format
 from warmstart.errors import ConfigError
+from warmstart.heads import NATIVE_HEADS, model_type
 from warmstart.inputs import open_inputs
 from warmstart.models import load_backbone
 from warmstart.runs import load_run_config
@@ -19,39 +22,106 @@ from warmstart.tokenizers.words import token_to_word
 from warmstart.workflows.finetune import load_finetuned
 
 WORD_VECTOR_FORMATS = ("word2vec", "word2vec-binary", "safetensors")
+FORMATS = ("hf", "hf-backbone", "onnx", *WORD_VECTOR_FORMATS)
 
 
 def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) -> Path:
-    """Write an HF-format directory (config.json, model.safetensors, tokenizer or transforms.json)
-    that transformers.AutoModel loads offline; the warmstart head rides along. Backbones that
-    wrap a transformers model (transformer, hf, vit) only: a resnet or mlp has no HF format.
+    """Write a run in a format other tools load offline; returns the path written.
+
+    hf: an HF directory (config.json, model.safetensors, tokenizer or transforms.json). A fine-tune
+    becomes transformers' AutoModelForSequenceClassification with its trained head, labels and
+    problem_type (hf_task_model), so `pipeline("text-classification", model=OUT)` predicts what
+    `warmstart predict` does; that needs task.pooling=native, and any other head fails with one line
+    instead of exporting a model that transformers would load with a random head. A pretraining run
+    exports its backbone (AutoModel), as hf-backbone does.
+    hf-backbone: the backbone alone (AutoModel); the warmstart head rides along as warmstart_head.*.
+    Backbones that wrap a transformers model (transformer, hf, vit) only: a resnet or mlp has no HF format.
+    onnx: the fine-tuned module as model.onnx, checked against PyTorch with onnxruntime (workflows.onnx).
     Word vectors (a word-vector run, or any run whose backbone is an embedding table) export as
     --format word2vec, word2vec-binary or safetensors (export_word_vectors)."""
     if fmt in WORD_VECTOR_FORMATS:
         return export_word_vectors(run_dir, fmt, out)
-    if fmt != "hf":
-        raise ConfigError(f"--format {fmt}: expected one of hf, {', '.join(WORD_VECTOR_FORMATS)}")
+    if fmt == "onnx":
+        from warmstart.workflows.onnx import export_onnx
+
+        return export_onnx(run_dir, out)
+    if fmt not in ("hf", "hf-backbone"):
+        raise ConfigError(f"--format {fmt}: expected one of {', '.join(FORMATS)}")
     run_dir = Path(run_dir)
     ckpt = resolve_checkpoint(run_dir)
     verb, cfg = load_run_config(run_dir)
+    module = None
     if verb == "finetune":  # a strategy's extra state (LoRA adapters) is folded into the base weights
         module, strategy = load_finetuned(cfg, ckpt)
         backbone = strategy.merge(module.backbone).requires_grad_(True)
     else:
         backbone = load_backbone(ckpt)
     if not hasattr(getattr(backbone, "model", None), "save_pretrained"):
-        raise ConfigError(f"--format hf: the {backbone.kind} backbone has no Hugging Face format; "
+        raise ConfigError(f"--format {fmt}: the {backbone.kind} backbone has no Hugging Face format; "
                           f"its weights are {ckpt / 'backbone.safetensors'} (spec in backbone.json)")
+    # Build (and so check) the task model before anything is written.
+    task_model = hf_task_model(backbone, module, cfg.task) if fmt == "hf" and module is not None else None
     out = Path(out) if out else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
-    backbone.model.save_pretrained(str(out), safe_serialization=True)
+    if task_model is not None:
+        task_model.save_pretrained(str(out), safe_serialization=True)
+    else:
+        backbone.model.save_pretrained(str(out), safe_serialization=True)
+        # The task/objective head stays in warmstart's own files next to the HF ones.
+        shutil.copy(ckpt / "head.safetensors", out / "warmstart_head.safetensors")
+        (out / "warmstart_head.json").write_text(json.dumps(read_json(ckpt / "head.json"), indent=2), encoding="utf-8")
     inputs = open_inputs(cfg.data)
     inputs.load(run_dir)
     inputs.export(out)  # the tokenizer files, or transforms.json (normalization statistics)
-    # The task/objective head stays in warmstart's own files next to the HF ones.
-    shutil.copy(ckpt / "head.safetensors", out / "warmstart_head.safetensors")
-    (out / "warmstart_head.json").write_text(json.dumps(read_json(ckpt / "head.json"), indent=2), encoding="utf-8")
     return out
+
+
+def hf_task_model(backbone, module, task_cfg):
+    """transformers' *ForSequenceClassification for a fine-tuned classification/regression module:
+    the (merged) backbone's weights, the trained head mapped onto the native head (bert: pooler +
+    classifier; gpt2: score), id2label/label2id and problem_type. Regression's target
+    standardization is folded into the last layer, so the model outputs values in original units."""
+    from transformers import AutoModelForSequenceClassification
+
+    arch = model_type(backbone)
+    if task_cfg.pooling != "native":
+        if arch in NATIVE_HEADS:
+            raise ConfigError(f"--format hf: this run pools with task.pooling={module.pooling}, which {arch}'s native "
+                              f"classification head ({NATIVE_HEADS[arch]}) cannot express, so transformers would load "
+                              f"it with a random head; fine-tune with task.pooling=native, or export the backbone "
+                              f"alone with --format hf-backbone (or --format onnx)")
+        raise ConfigError(f"--format hf: no native classification head is known for a {arch} backbone (native heads: "
+                          f"{', '.join(NATIVE_HEADS)}); export the backbone alone with --format hf-backbone "
+                          f"(or --format onnx)")
+    regression = task_cfg.kind == "regression"
+    labels = ["value"] if regression else [str(lab) for lab in module.labels]
+    weight, bias = module.head.proj.weight.detach(), module.head.proj.bias
+    bias = None if bias is None else bias.detach()
+    if regression:  # z * std + mean, folded into the layer: (W std) h + (b std + mean)
+        if bias is None and module.mean != 0.0:
+            raise ConfigError(f"--format hf: {arch}'s score layer has no bias, so this regression run's target mean "
+                              f"({module.mean:g}) cannot be folded into it; fine-tune with task.standardize=false, "
+                              f"or export with --format onnx")
+        weight = weight * module.std
+        bias = None if bias is None else bias * module.std + module.mean
+
+    config = copy.deepcopy(backbone.model.config)
+    config.id2label = dict(enumerate(labels))
+    config.label2id = {lab: i for i, lab in enumerate(labels)}
+    config.problem_type = ("regression" if regression else
+                           "multi_label_classification" if module.multilabel else "single_label_classification")
+    if arch == "bert":
+        config.classifier_dropout = task_cfg.dropout
+    model = AutoModelForSequenceClassification.from_config(config)
+    state = {f"{model.base_model_prefix}.{k}": v for k, v in backbone.model.state_dict().items()}
+    if arch == "bert":
+        pooler = module.head.pooler
+        state.update({"bert.pooler.dense.weight": pooler.weight, "bert.pooler.dense.bias": pooler.bias,
+                      "classifier.weight": weight, "classifier.bias": bias})
+    else:
+        state["score.weight"] = weight
+    model.load_state_dict(state, strict=True)  # every native parameter comes from the run
+    return model.eval()
 
 
 # ---------------------------------------------------------------------------------- word vectors

@@ -11,13 +11,15 @@ from warmstart.config.sections.base import Section
 
 # --------------------------------------------------------------------------------------- tasks
 
-Pooling = Literal["mean", "cls", "last"]
+Pooling = Literal["mean", "cls", "last", "native"]
 
 
 class ClassificationTask(Section):
     kind: Literal["classification"] = "classification"
     pooling: Pooling | None = Field(None, description="How to pool tokens: mean, cls (first) or last; "
-                                    "default: mean for encoders, last for decoders.")
+                                    "default: mean for encoders, last for decoders. native: the architecture's "
+                                    "own head (bert: [CLS] -> tanh pooler -> linear; gpt2: last token -> linear, "
+                                    "no bias or dropout), so `export --format hf` writes a transformers classifier.")
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the linear head.")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing.")
     class_weights: dict[str, float] | Literal["balanced"] | None = Field(
