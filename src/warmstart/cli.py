@@ -199,7 +199,11 @@ def _report(args) -> None:
 def _export(args) -> None:
     from warmstart.workflows import export
 
-    print(f"exported: {export(args.run_dir, args.format, args.out)}")
+    out = export(args.run_dir, args.format, args.out)
+    print(f"exported: {out}")
+    if args.format == "onnx":
+        parity = json.loads((out / "onnx.json").read_text(encoding="utf-8"))["parity"]
+        print(f"onnxruntime vs PyTorch logits: max abs diff {parity['max_abs_diff']:.2e} on shapes {parity['shapes']}")
 
 
 def _config(args) -> None:

@@ -91,8 +91,10 @@ class TransformerBackbone(Backbone):
 
     def forward(self, batch: TextBatch) -> Features:
         ids, mask = batch["input_ids"], batch.get("attention_mask")
-        # A mask of all ones (packed pretraining blocks) is dropped so SDPA takes its fast path.
-        hf_mask = None if mask is None or _all_ones(mask) else mask
+        # A mask of all ones (packed pretraining blocks) is dropped so SDPA takes its fast path. Not when
+        # exporting a graph (ONNX): the branch is data-dependent, and the graph must take any mask.
+        exporting = torch.compiler.is_exporting()
+        hf_mask = None if mask is None or (not exporting and _all_ones(mask)) else mask
         hidden = self.model(input_ids=ids, attention_mask=hf_mask).last_hidden_state  # (B, T, D)
         if mask is None:
             mask = torch.ones_like(ids)

@@ -10,7 +10,8 @@ backbone, objective or task, strategy, loop, checkpoints - does not care which i
     pretrain.py   pretrain; a pretraining run's objective with its validation set
     finetune.py   finetune, with the forgetting check; the fine-tuned module of a run
     inference.py  evaluate, predict
-    export.py     export (HF format, word vectors)
+    export.py     export (HF format: a transformers classifier or the backbone; word vectors)
+    onnx.py       export --format onnx, with the onnxruntime parity check
     lr_find.py    the LR range test
 """
 
