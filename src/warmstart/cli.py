@@ -76,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None,
                    help="output directory or file (default RUN_DIR/export, or RUN_DIR/export/vectors.txt|.bin)")
 
+    p = sub.add_parser("quantize", help="int8-quantize a fine-tuned run into a new run directory that evaluate and "
+                                        "predict load; scores it on the test split")
+    p.add_argument("run_dir")
+    p.add_argument("--method", default="dynamic-int8", choices=["dynamic-int8"],
+                   help="dynamic-int8: int8 Linear weights, activations quantized per batch")
+    p.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "torch"],
+                   help="onnxruntime (default: ONNX export + onnxruntime quantize_dynamic, a self-contained "
+                        "model.int8.onnx) or torch (torch.ao quantize_dynamic, deprecated upstream)")
+    p.add_argument("--out", default=None, help="new run directory (default RUN_DIR-<method>-<backend>)")
+
     p = sub.add_parser("config", help="validate, show, or explain a recipe")
     p.add_argument("action", choices=["validate", "show", "explain"])
     _add_config_args(p)
@@ -206,6 +216,12 @@ def _export(args) -> None:
         print(f"onnxruntime vs PyTorch logits: max abs diff {parity['max_abs_diff']:.2e} on shapes {parity['shapes']}")
 
 
+def _quantize(args) -> None:
+    from warmstart.workflows.quantize import quantize
+
+    quantize(args.run_dir, args.method, args.backend, args.out)
+
+
 def _config(args) -> None:
     from warmstart.config import infer_verb, load_config, read_yaml
     from warmstart.config.overrides import apply_overrides
@@ -250,5 +266,5 @@ def _demo(args) -> None:
 
 VERBS = {
     "pretrain": _pretrain, "finetune": _finetune, "compare": _compare, "lr-find": _lr_find, "evaluate": _evaluate,
-    "predict": _predict, "report": _report, "export": _export, "config": _config, "demo": _demo,
+    "predict": _predict, "report": _report, "export": _export, "quantize": _quantize, "config": _config, "demo": _demo,
 }

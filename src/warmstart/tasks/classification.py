@@ -97,7 +97,11 @@ class Classification(nn.Module):
         return [self.labels[i] for i in logits.argmax(-1).tolist()]
 
     def forward(self, batch: TextBatch) -> StepOutput:
-        logits = self.logits(batch)  # (B, C)
+        return self.score(self.logits(batch), batch)
+
+    def score(self, logits: torch.Tensor, batch: TextBatch) -> StepOutput:
+        """Loss and outputs of (B, C) logits against the batch's labels (also used on the logits of
+        an exported model, e.g. a quantized ONNX graph)."""
         targets = batch["labels"]
         n = targets.size(0)
         # Losses in fp32 even under bf16 autocast (log-softmax / log-sigmoid are precision sensitive).

@@ -59,7 +59,11 @@ class Regression(nn.Module):
         return preds.reshape(-1).tolist()
 
     def forward(self, batch: TextBatch) -> StepOutput:
-        z = self.logits(batch).squeeze(-1).float()  # (B,)
+        return self.score(self.logits(batch), batch)
+
+    def score(self, logits: torch.Tensor, batch: TextBatch) -> StepOutput:
+        """Loss and outputs of (B, 1) standardized predictions against the batch's labels."""
+        z = logits.squeeze(-1).float()  # (B,)
         y = batch["labels"].float()
         t = (y - self.mean) / self.std
         loss = (F.huber_loss(z, t, delta=self.cfg.huber_delta) if self.cfg.loss == "huber"

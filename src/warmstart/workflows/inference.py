@@ -15,6 +15,7 @@ from warmstart.runs import load_run_config, set_threads
 from warmstart.workflows.common import ordered_batches
 from warmstart.workflows.finetune import load_finetuned, prepare_finetune
 from warmstart.workflows.pretrain import pretrain_objective
+from warmstart.workflows.quantize import is_quantized, load_quantized
 
 
 def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, float]:
@@ -28,18 +29,24 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, float]:
             raise ConfigError(f"--split {split}: word vectors are scored on WordSim353, SimLex-999 and analogies, "
                               "not on a split")
         return evaluate_run(run_dir, cfg.objective.analogy_vocab)
-    ckpt = resolve_checkpoint(run_dir)
     set_threads(cfg.train.num_threads)
     if verb == "pretrain":
         if split != "val":
             raise ConfigError(f"--split {split}: a pretraining run has only a 'val' split")
-        module, val_set = pretrain_objective(cfg, run_dir, ckpt)
+        module, val_set = pretrain_objective(cfg, run_dir, resolve_checkpoint(run_dir))
         return run_eval(module, ordered_batches(val_set, cfg.train.batch_size), cfg.train.precision)
     if split not in ("train", "val", "test"):
         raise ConfigError(f"--split {split}: expected one of train, val, test")
-    splits, inputs, module, _ = prepare_finetune(cfg, run_dir, ckpt_for_weights=ckpt)
+    splits, inputs, module, _ = prepare_finetune(cfg, run_dir, module=finetuned_module(run_dir, cfg))
     examples = inputs.labeled_set(getattr(splits, split), module)
     return run_eval(module, ordered_batches(examples, cfg.train.batch_size), cfg.train.precision)
+
+
+def finetuned_module(run_dir: Path, cfg) -> torch.nn.Module:
+    """The task module of a finished fine-tune: from its checkpoint, or a quantized run's model."""
+    if is_quantized(run_dir):
+        return load_quantized(run_dir)
+    return load_finetuned(cfg, resolve_checkpoint(run_dir))[0]
 
 
 def load_predictor(run_dir: str | Path):
@@ -48,10 +55,9 @@ def load_predictor(run_dir: str | Path):
     verb, cfg = load_run_config(run_dir)
     if verb != "finetune":
         raise ConfigError(f"{run_dir}: predict needs a fine-tuning run (this one is a {verb} run)")
-    ckpt = resolve_checkpoint(run_dir)
     inputs = open_inputs(cfg.data)
     inputs.load(run_dir)
-    module, _ = load_finetuned(cfg, ckpt)
+    module = finetuned_module(run_dir, cfg)
     module.eval()
     return module, inputs, cfg
 
