@@ -101,3 +101,23 @@ def test_run_all_summarizes(results):
     assert {r[0] for r in rows} == {"pretrain_speed", "finetune_speed", "data_path", "cli_startup", "lm_loss"}
     md = run_all.markdown(results)
     assert "| gpt2 warmstart fp32 eager |" in md and "| warmstart --help |" in md and "| tiny head |" in md
+
+
+def test_deploy_json(tmp_path):
+    """benchmarks/deploy.py --quick: one row per variant, with the int8 files smaller than fp32 ONNX."""
+    pytest.importorskip("onnxruntime", reason="the deploy extra (onnx, onnxscript, onnxruntime) is not installed")
+    pytest.importorskip("onnxscript", reason="the deploy extra (onnx, onnxscript, onnxruntime) is not installed")
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        _script("deploy").main(["--quick", "--out", str(tmp_path)])
+    finally:
+        torch.set_num_threads(threads)
+    doc = _load(tmp_path, "deploy")
+    rows = {r["variant"]: r for r in doc["rows"]}
+    assert set(rows) == {"fp32 (torch)", "fp32 (onnxruntime)", "dynamic int8 (onnxruntime)", "dynamic int8 (torch.ao)"}
+    for r in rows.values():
+        assert r["p50_ms"] > 0 and r["p95_ms"] >= r["p50_ms"] and r["batch32_per_s"] > 0 and r["file_mb"] > 0
+    assert rows["fp32 (onnxruntime)"]["acc_delta"] == pytest.approx(0.0)  # the same model, another runtime
+    assert rows["dynamic int8 (onnxruntime)"]["file_mb"] < rows["fp32 (onnxruntime)"]["file_mb"]
