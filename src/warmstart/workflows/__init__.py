@@ -12,6 +12,7 @@ backbone, objective or task, strategy, loop, checkpoints - does not care which i
     inference.py  evaluate, predict
     export.py     export (HF format: a transformers classifier or the backbone; word vectors)
     onnx.py       export --format onnx, with the onnxruntime parity check
+    quantize.py   quantize (dynamic int8: onnxruntime or torch.ao) into a run dir evaluate/predict load
     lr_find.py    the LR range test
 """
 
