@@ -63,7 +63,7 @@ def tiny_text_csv(tmp_path_factory):
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # a stateless factory: module-scoped fixtures can build runs with it
 def tiny_finetune_config():
     """A factory of FinetuneConfigs for tiny text runs (see _tiny_finetune_config)."""
     return _tiny_finetune_config

@@ -54,6 +54,10 @@ def test_lifecycle(workspace):
     result = json.loads((pre / "result.json").read_text())
     assert result["val"]["ppl"] > 1 and result["steps"] == 12
 
+    # quantize takes fine-tunes only: one line, exit 2.
+    bad = ws("quantize", pre, check=False)
+    assert bad.returncode == 2 and "quantize takes a fine-tuning run" in bad.stderr and "\n" not in bad.stderr.strip()
+
     # Re-running without --resume must not clobber the run.
     again = ws("pretrain", root / "pre.yaml", check=False)
     assert again.returncode == 2 and "already exists" in again.stderr

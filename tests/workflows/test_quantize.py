@@ -14,14 +14,9 @@ pytest.importorskip("onnxscript", reason="the deploy extra (onnx, onnxscript, on
 
 
 @pytest.fixture(scope="module")
-def finetuned(tiny_text_csv, tmp_path_factory):
-    import sys
-
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1]))
-    from conftest import _tiny_finetune_config
-
+def finetuned(tiny_text_csv, tiny_finetune_config, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("quant")
-    cfg = _tiny_finetune_config(tiny_text_csv, tmp, train={"max_steps": 30, "eval_every": 30})
+    cfg = tiny_finetune_config(tiny_text_csv, tmp, train={"max_steps": 30, "eval_every": 30})
     result = workflows.finetune(cfg, say=lambda *_: None)
     return tmp / "ft", result
 
