@@ -56,13 +56,13 @@ NATIVE_HEADS = {
 }
 
 
-def model_type(backbone) -> str | None:
+def model_type(backbone: nn.Module) -> str | None:
     """The transformers model_type of a backbone that wraps an HF model (bert, gpt2, ...), else None."""
     config = getattr(getattr(backbone, "model", None), "config", None)
     return getattr(config, "model_type", None)
 
 
-def task_head(backbone, pooling: str | None, n_out: int, dropout: float) -> tuple[str, nn.Module]:
+def task_head(backbone: nn.Module, pooling: str | None, n_out: int, dropout: float) -> tuple[str, nn.Module]:
     """(pooling, head) of a classification/regression task: `pooling` mean/cls/last (default: mean for
     encoders, last for decoders) with a LinearHead, or "native": the architecture's own head path
     (NATIVE_HEADS), which exports to transformers' AutoModelForSequenceClassification unchanged."""

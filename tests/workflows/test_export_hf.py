@@ -91,3 +91,24 @@ def test_native_pooling_needs_a_known_architecture():
 
     with pytest.raises(ConfigError, match="task.pooling=native: no native classification head .* mlp"):
         build_task(ClassificationTask(pooling="native"), MLPBackbone.tiny(), {"labels": ["a", "b"]})
+
+
+@pytest.mark.parametrize("arch", ["bert", "gpt2"])
+def test_token_classification_exports_as_native_token_classifier(arch):
+    """A token-classification head (dropout + linear per position) is bert's and gpt2's own: the
+    exported AutoModelForTokenClassification gives the module's logits at every real position."""
+    from warmstart.config.sections.tasks import TokenClassificationTask
+    from warmstart.models.transformer import TransformerBackbone
+    from warmstart.tasks import build_task
+    from warmstart.workflows.export import hf_task_model
+
+    cfg = TokenClassificationTask(dropout=0.0)
+    labels = ["O", "B-PER", "I-PER"]
+    module = build_task(cfg, TransformerBackbone.tiny(arch), {"labels": labels, "scheme": "iob2"}).eval()
+    model = hf_task_model(module.backbone, module, cfg)
+    batch = module.backbone.example_batch(3)
+    with torch.no_grad():
+        ours, theirs = module.logits(batch), model(**batch).logits
+    real = batch["attention_mask"].bool()
+    torch.testing.assert_close(theirs[real], ours[real], rtol=0, atol=1e-5)
+    assert model.config.id2label == dict(enumerate(labels)) and type(model).__name__.endswith("ForTokenClassification")

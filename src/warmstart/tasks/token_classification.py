@@ -112,7 +112,11 @@ class TokenClassification(nn.Module):
         return out
 
     def forward(self, batch: TextBatch) -> StepOutput:
-        logits = self.logits(batch)  # (B, T, C)
+        return self.score(self.logits(batch), batch)
+
+    def score(self, logits: torch.Tensor, batch: TextBatch) -> StepOutput:
+        """Loss and outputs of (B, T, C) tag logits against the batch's labels (also used on the
+        logits of an exported model, e.g. a quantized ONNX graph)."""
         targets = batch["labels"]  # (B, T), IGNORE where not trained on
         n = int((targets != IGNORE).sum())
         # A SUM over the trained positions divided by their count: the loop's exact accumulation

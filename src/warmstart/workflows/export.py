@@ -9,8 +9,10 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from warmstart.checkpoint.io import read_json, resolve_checkpoint
+from warmstart.config.sections.tasks import Task, TokenClassificationTask
 from warmstart.data.word_vectors import VECTORS_FILE, load_vectors, save_vectors, save_word2vec_format
 from warmstart.errors import ConfigError
 from warmstart.heads import NATIVE_HEADS, model_type
@@ -76,14 +78,17 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
     return out
 
 
-def hf_task_model(backbone, module, task_cfg):
+def hf_task_model(backbone: nn.Module, module: nn.Module, task_cfg: Task) -> nn.Module:
     """transformers' *ForSequenceClassification for a fine-tuned classification/regression module:
     the (merged) backbone's weights, the trained head mapped onto the native head (bert: pooler +
     classifier; gpt2: score), id2label/label2id and problem_type. Regression's target
-    standardization is folded into the last layer, so the model outputs values in original units."""
+    standardization is folded into the last layer, so the model outputs values in original units.
+    Token classification: *ForTokenClassification (hf_token_model)."""
     from transformers import AutoModelForSequenceClassification
 
     arch = model_type(backbone)
+    if task_cfg.kind == "token_classification":
+        return hf_token_model(backbone, module, task_cfg)
     if task_cfg.pooling != "native":
         if arch in NATIVE_HEADS:
             raise ConfigError(f"--format hf: this run pools with task.pooling={module.pooling}, which {arch}'s native "
@@ -121,6 +126,27 @@ def hf_task_model(backbone, module, task_cfg):
     else:
         state["score.weight"] = weight
     model.load_state_dict(state, strict=True)  # every native parameter comes from the run
+    return model.eval()
+
+
+def hf_token_model(backbone: nn.Module, module: nn.Module, task_cfg: TokenClassificationTask) -> nn.Module:
+    """transformers' *ForTokenClassification for a token-classification module: its head (dropout +
+    linear at every position) is exactly the native one of bert and gpt2, so no option is needed."""
+    from transformers import AutoModelForTokenClassification
+
+    arch = model_type(backbone)
+    if arch not in NATIVE_HEADS:
+        raise ConfigError(f"--format hf: no native token-classification head is known for a {arch or backbone.kind} "
+                          f"backbone (native: {', '.join(NATIVE_HEADS)}); export with --format hf-backbone or onnx")
+    labels = [str(lab) for lab in module.labels]
+    config = copy.deepcopy(backbone.model.config)
+    config.id2label = dict(enumerate(labels))
+    config.label2id = {lab: i for i, lab in enumerate(labels)}
+    config.classifier_dropout = task_cfg.dropout
+    model = AutoModelForTokenClassification.from_config(config)
+    state = {f"{model.base_model_prefix}.{k}": v for k, v in backbone.model.state_dict().items()}
+    state.update({"classifier.weight": module.head.proj.weight, "classifier.bias": module.head.proj.bias})
+    model.load_state_dict(state, strict=True)
     return model.eval()
 
 

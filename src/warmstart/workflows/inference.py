@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from warmstart.checkpoint.io import resolve_checkpoint
-from warmstart.config.schema import WORD_VECTOR_KINDS
+from warmstart.config.schema import WORD_VECTOR_KINDS, FinetuneConfig
 from warmstart.errors import ConfigError, DataError
 from warmstart.evaluation import evaluate as run_eval
 from warmstart.inputs import open_inputs
@@ -42,7 +42,7 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, float]:
     return run_eval(module, ordered_batches(examples, cfg.train.batch_size), cfg.train.precision)
 
 
-def finetuned_module(run_dir: Path, cfg) -> torch.nn.Module:
+def finetuned_module(run_dir: Path, cfg: FinetuneConfig) -> torch.nn.Module:
     """The task module of a finished fine-tune: from its checkpoint, or a quantized run's model."""
     if is_quantized(run_dir):
         return load_quantized(run_dir)

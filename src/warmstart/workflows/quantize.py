@@ -56,8 +56,8 @@ class OnnxTask(nn.Module):
     def forward(self, batch):
         return self.task.score(self.logits(batch), batch)
 
-    def predictions(self, logits: torch.Tensor) -> list[dict]:
-        return self.task.predictions(logits)
+    def predictions(self, logits: torch.Tensor, batch=None) -> list[dict]:
+        return self.task.predictions(logits, batch)
 
     def encode_targets(self, labels: list) -> torch.Tensor:
         return self.task.encode_targets(labels)
