@@ -102,3 +102,26 @@ def test_stratified_order_prefixes_are_proportional():
     for k in (10, 30, 50):
         n_y = sum(labels[i] == "y" for i in order[:k])
         assert abs(n_y - 0.2 * k) <= 1.5
+
+
+def test_one_class_in_the_training_pool_is_an_error_with_counts():
+    # Issue 17.1: a file whose labels are all one class trained "successfully" to test acc 1.0.
+    from warmstart.data.splits import check_classes
+
+    s = split_records(_records((50, 0, 0)), _cfg(), seed=0, stratify=True)
+    with pytest.raises(DataError) as e:
+        check_classes(s, "one.csv")
+    assert str(e.value) == ("one.csv: a classification task needs at least 2 classes in the training pool, "
+                            "found 1 ('a' x 35 of 35 examples)")
+    assert check_classes(split_records(_records(), _cfg(), seed=0, stratify=True), "x.csv") is None
+
+
+def test_a_label_budget_that_leaves_a_class_empty_warns():
+    from warmstart.data.splits import check_classes
+
+    s = split_records(_records(), _cfg(label_budget=2), seed=0, stratify=True)
+    warning = check_classes(s, "x.csv")
+    assert warning.startswith("warning: the label budget (2 examples) leaves 1 of 3 classes without a training")
+    missing = set("abc") - {r["label"] for r in s.train}
+    assert warning.count("'") == 2 and f"({missing.pop()!r})" in warning
+    assert check_classes(split_records(_records(), _cfg(label_budget=3), seed=0, stratify=True), "x.csv") is None

@@ -11,6 +11,7 @@ import torch
 from warmstart.checkpoint.io import read_json, resolve_checkpoint, write_json_atomic
 from warmstart.checkpoint.run import RunCheckpoints, load_module_weights
 from warmstart.config.schema import WORD_VECTOR_KINDS, FinetuneConfig
+from warmstart.data.splits import check_classes
 from warmstart.evaluation import evaluate as run_eval
 from warmstart.inputs import open_inputs
 from warmstart.models import load_backbone
@@ -43,7 +44,7 @@ def load_finetuned(cfg: FinetuneConfig, ckpt: Path) -> tuple[torch.nn.Module, St
 
 
 def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ckpt: Path | None = None,
-                     ckpt_for_weights: Path | None = None):
+                     ckpt_for_weights: Path | None = None, say=print):
     """Data, inputs and module for a fine-tune config (shared by finetune, evaluate and lr_find).
     With ckpt_for_weights, the module of that checkpoint (evaluate). Returns (splits, inputs, module, lineage)."""
     inputs = open_inputs(cfg.data)
@@ -53,6 +54,10 @@ def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ck
         inputs.load(run_dir)
         module, _ = load_finetuned(cfg, ckpt_for_weights)
         return splits, inputs, module, None
+    if is_cls and not cfg.task.multilabel:  # one class "trains" to a perfect, meaningless score
+        warning = check_classes(splits, getattr(cfg.data, "path", None) or f"data.kind={cfg.data.kind}")
+        if warning:
+            say(warning)
     backbone, lineage = backbone_for(cfg, run_dir, inputs, splits.train, resume_ckpt)
     # Classification labels and tag sets come from all records (the class set is known up front);
     # regression statistics from the training split only.
@@ -75,7 +80,7 @@ def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: Wo
     torch.manual_seed(cfg.run.seed)
 
     # Every rank prepares the same data, inputs and module (deterministic); only rank 0 writes files.
-    splits, inputs, module, lineage = prepare_finetune(cfg, run_dir, resume_ckpt)
+    splits, inputs, module, lineage = prepare_finetune(cfg, run_dir, resume_ckpt, say=say)
     if world.is_main:
         inputs.save(run_dir)
         write_config(run_dir, cfg, "finetune", lineage)
