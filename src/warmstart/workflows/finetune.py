@@ -73,7 +73,7 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False,
 
 
 def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: World) -> dict:
-    run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite, world)
+    run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite, world, say)
     if resume_ckpt is not None and (run_dir / "result.json").exists():
         return read_json(run_dir / "result.json")  # already complete
     set_threads(cfg.train.num_threads)
