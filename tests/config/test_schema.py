@@ -153,3 +153,19 @@ def test_every_section_without_a_usable_kind_names_the_kinds(verb, raw, expected
         parse_config(raw, verb, "x.yaml")
     assert f"x.yaml: {expected}" in str(e.value)
     assert "discriminator" not in str(e.value)
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("[" * 5000 + "]" * 5000, "invalid YAML: nested too deeply"),
+    ("a: &x [*x]\n", "invalid config: a YAML alias makes a value contain itself"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)),
+     "invalid config: more than 100,000 values once YAML aliases are expanded"),
+])
+def test_hostile_yaml_is_one_line(tmp_path, body, expected):
+    # Found by tests/e2e/test_fuzz.py: these crashed with RecursionError (or would hang expanding aliases).
+    path = tmp_path / "x.yaml"
+    path.write_text(body)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert str(e.value) == f"{path}: {expected}"

@@ -33,11 +33,36 @@ def read_yaml(path: str | Path) -> dict:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise ConfigError(f"{p}: invalid YAML{where}: {getattr(e, 'problem', e)}") from None
+    except RecursionError:  # the YAML parser recurses once per level of nesting
+        raise ConfigError(f"{p}: invalid YAML: nested too deeply") from None
     if raw is None:
         raise ConfigError(f"{p}: config file is empty")
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a mapping of sections at the top level, got {type(raw).__name__}")
+    problem = _alias_problem(raw)
+    if problem:
+        raise ConfigError(f"{p}: invalid config: {problem}")
     return raw
+
+
+MAX_VALUES = 100_000
+
+
+def _alias_problem(raw: Any) -> str | None:
+    """YAML aliases (&a / *a) can make a value contain itself, or expand a few lines into billions of
+    values; either would hang or crash validation. Returns what is wrong, or None."""
+    count, todo = 0, [(raw, frozenset())]
+    while todo:
+        node, parents = todo.pop()
+        count += 1
+        if count > MAX_VALUES:
+            return f"more than {MAX_VALUES:,} values once YAML aliases are expanded"
+        if isinstance(node, (dict, list)):
+            if id(node) in parents:
+                return "a YAML alias makes a value contain itself"
+            children = node.values() if isinstance(node, dict) else node
+            todo.extend((c, parents | {id(node)}) for c in children)
+    return None
 
 
 def infer_verb(raw: dict) -> str:
@@ -55,7 +80,11 @@ def parse_config(raw: dict, verb: str, source: str = "<config>") -> Section:
     try:
         return schema.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError("\n".join(_format_error(source, err, schema) for err in e.errors())) from None
+        problems = [_format_error(err, schema) for err in e.errors()]
+        # One line: the first problem in full, then the fields of the others (fix and re-run to see them).
+        field, msg = problems[0]
+        more = "" if len(problems) == 1 else f" (and {len(problems) - 1} more: {', '.join(f for f, _ in problems[1:])})"
+        raise ConfigError(f"{source}: {field}: {msg}{more}") from None
 
 
 def load_config(path: str | Path, verb: str | None = None, overrides: list[str] | None = None) -> Section:
@@ -78,7 +107,8 @@ def _default_kinds(file_raw: dict, raw: dict, schema: type[Section]) -> None:
             section["kind"] = default_kind
 
 
-def _format_error(source: str, err: dict[str, Any], schema: type[Section]) -> str:
+def _format_error(err: dict[str, Any], schema: type[Section]) -> tuple[str, str]:
+    """(field, message) of one pydantic error, worded for the user's file."""
     # Drop pydantic's union-member tags (e.g. 'corpus') from the location so the path reads like
     # the user's file: data.path, not data.corpus.path.
     loc = [str(x) for x in err["loc"] if not _is_tag(err, x)]
@@ -101,7 +131,7 @@ def _format_error(source: str, err: dict[str, Any], schema: type[Section]) -> st
             msg = f"expected a section with a kind (one of {kinds}), got {err['input']!r}"
     elif "input" in err and err["type"] not in ("model_type",) and not isinstance(err["input"], dict):
         msg = f"{msg}, got {err['input']!r}"
-    return f"{source}: {field}: {msg}"
+    return field, msg
 
 
 def _kinds_at(schema: type[Section], loc: tuple) -> list[str]:
