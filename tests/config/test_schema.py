@@ -158,6 +158,7 @@ def test_every_section_without_a_usable_kind_names_the_kinds(verb, raw, expected
 @pytest.mark.parametrize("body, expected", [
     ("[" * 5000 + "]" * 5000, "invalid YAML: nested too deeply"),
     ("a: &x [*x]\n", "invalid config: a YAML alias makes a value contain itself"),
+    ("\x00\x00", "invalid YAML: unacceptable character #x0000: special characters are not allowed"),
     ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)),
      "invalid config: more than 100,000 values once YAML aliases are expanded"),

@@ -125,3 +125,20 @@ def test_a_label_budget_that_leaves_a_class_empty_warns():
     missing = set("abc") - {r["label"] for r in s.train}
     assert warning.count("'") == 2 and f"({missing.pop()!r})" in warning
     assert check_classes(split_records(_records(), _cfg(label_budget=3), seed=0, stratify=True), "x.csv") is None
+
+
+@pytest.mark.parametrize("labels, expected", [
+    (["1", "2.5", "abc"], "x.csv: a regression task needs a finite number as every label, got 'abc'"),
+    (["1", "nan", "inf", 2.0], "x.csv: a regression task needs a finite number as every label, got 'nan' (and 1 more)"),
+    ([1, True], "x.csv: a regression task needs a finite number as every label, got True"),
+    (["1", "1e400"], "got '1e400'"),
+])
+def test_regression_targets_must_be_finite_numbers(labels, expected):
+    # Found by tests/e2e/test_fuzz.py: 'abc' crashed with a ValueError traceback, and 'nan' trained into
+    # "non-finite loss ... lower optim.lr" - blaming the learning rate for the data.
+    from warmstart.data.splits import check_targets
+
+    with pytest.raises(DataError) as e:
+        check_targets([{"label": v} for v in labels], "x.csv")
+    assert expected in str(e.value)
+    check_targets([{"label": v} for v in ["1", " 2.5 ", -3, 0.0]], "x.csv")

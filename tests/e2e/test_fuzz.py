@@ -67,8 +67,15 @@ def run_cli(argv: list[str], stdin: str = "") -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def check_promises(argv: list[str], code: int, err: str, names: list[str], out_dir: Path | None = None) -> None:
-    """The CLI's promises for one call; `names` are strings of which the error line must contain one."""
+def results(out_dir: Path) -> dict[Path, int]:
+    """result.json files under out_dir's run directories, with their modification times."""
+    return {p: p.stat().st_mtime_ns for p in out_dir.glob("*/result.json")}
+
+
+def check_promises(argv: list[str], code: int, err: str, names: list[str], out_dir: Path | None = None,
+                   before: dict[Path, int] | None = None) -> None:
+    """The CLI's promises for one call; `names` are strings of which the error line must contain one.
+    `before`: results(out_dir) before the call (a failed call must not have written any of them)."""
     assert code in (0, 2), f"{argv}: exit code {code}\n{err}"
     assert "Traceback" not in err, f"{argv}: traceback\n{err}"
     if code == 2:
@@ -79,14 +86,14 @@ def check_promises(argv: list[str], code: int, err: str, names: list[str], out_d
             assert len(lines) == 1 and lines[0].startswith("error: "), f"{argv}: expected one error line, got\n{err}"
             assert any(n in lines[0] for n in names), f"{argv}: error names none of {names}: {lines[0]}"
     if out_dir is not None:
-        check_run_dirs(out_dir, succeeded=code == 0)
+        check_run_dirs(out_dir, code == 0, before or {})
 
 
-def check_run_dirs(out_dir: Path, succeeded: bool) -> None:
+def check_run_dirs(out_dir: Path, succeeded: bool, before: dict[Path, int]) -> None:
+    for path, mtime in results(out_dir).items():
+        assert succeeded or before.get(path) == mtime, f"{path}: written by a failed command"
+        json.loads(path.read_text())
     for run in (p for p in out_dir.glob("*") if p.is_dir()):
-        if (run / "result.json").exists():
-            assert succeeded, f"{run}: result.json written by a failed command"
-            json.loads((run / "result.json").read_text())
         for ckpt in (run / "checkpoints").glob("*"):
             if ckpt.is_dir() and not ckpt.name.endswith((".tmp", ".old")):
                 assert checkpoint_problem(ckpt) is None, f"{ckpt}: {checkpoint_problem(ckpt)}"
@@ -203,11 +210,12 @@ def test_fuzz_raw_recipe_bytes(tmp_path, n, fuzz):
 
 # ------------------------------------------------------------------------------------ data files
 
-TEXT_CELLS = st.one_of(st.sampled_from(["good movie", "bad day", "love it", "awful", "", " ", "NaN", "inf", "-inf",
-                                        "1e309", "a,b", 'say "hi"', "two\nlines", "x" * 200]),
-                       st.text(max_size=20))
-LABEL_CELLS = st.one_of(st.sampled_from(["pos", "neg", "pos", "neg", "mid", "", "NaN", "inf", "1", "2.5", "-3",
-                                         "1e400", "pos\x00", " pos "]), st.text(max_size=4))
+CLEAN_TEXT = st.sampled_from(["good movie", "bad day", "love it", "awful", "a fine film", "so sad", "great fun"])
+WILD_TEXT = st.one_of(st.sampled_from(["", " ", "NaN", "inf", "-inf", "1e309", "a,b", 'say "hi"', "two\nlines",
+                                       "x" * 200, "\ufeffbom", "tab\there"]), st.text(max_size=20))
+CLEAN_LABELS = st.sampled_from([["pos", "neg"], ["pos", "neg", "mid"], ["1", "2.5", "-3", "0"], ["7"]])
+WILD_LABELS = st.one_of(st.sampled_from(["", "NaN", "nan", "inf", "-inf", "1e400", "abc", "pos\x00", " pos ", "a|b"]),
+                        st.text(max_size=4))
 
 
 def _csv_text(header: list[str], rows: list[list[str]]) -> str:
@@ -224,37 +232,44 @@ def _csv_text(header: list[str], rows: list[list[str]]) -> str:
 def labeled_file(draw) -> tuple[str, bytes]:
     """(suffix, bytes) of a labeled text file: CSV (duplicate/missing columns, ragged rows, empty
     cells, NaN/inf, quoting) or JSONL (wrong types, non-objects, NaN), in some encoding, maybe with
-    a BOM or random bytes spliced in."""
-    n = draw(st.integers(0, 30))
+    a BOM or random bytes spliced in. `defect` sets how often a cell, row or header goes wrong, so
+    clean files (that train) and broken ones are both common."""
+    defect = draw(st.sampled_from([0.0, 0.0, 0.02, 0.1, 0.5]))
+    bad = lambda: draw(st.floats(0, 1)) < defect  # noqa: E731
+    labels = draw(CLEAN_LABELS)
+    text = lambda: draw(WILD_TEXT) if bad() else draw(CLEAN_TEXT)  # noqa: E731
+    label = lambda: draw(WILD_LABELS) if bad() else draw(st.sampled_from(labels))  # noqa: E731
+    n = draw(st.one_of(st.integers(12, 40), st.integers(0, 12)))
     if draw(st.booleans()):
         suffix = ".csv"
-        header = draw(st.sampled_from([["text", "label"], ["label", "text"], ["text", "label", "label"],
-                                       ["text", "text", "label"], ["text"], ["txt", "label"], ["text", "label", "x"],
-                                       ["", "label"]]))
+        header = ["text", "label"]
+        if bad():
+            header = draw(st.sampled_from([["label", "text"], ["text", "label", "label"], ["text", "text", "label"],
+                                           ["text"], ["txt", "label"], ["text", "label", "x"], ["", "label"]]))
         rows = []
         for _ in range(n):
-            row = [draw(LABEL_CELLS) if h == "label" else draw(TEXT_CELLS) for h in header]
-            if draw(st.integers(0, 9)) == 0:  # ragged
+            row = [label() if h == "label" else text() for h in header]
+            if bad() and bad():  # ragged
                 row = row[:-1] if draw(st.booleans()) else row + ["extra"]
             rows.append(row)
-        text = _csv_text(header, rows)
+        body = _csv_text(header, rows)
     else:
         suffix = ".jsonl"
-        values = st.one_of(TEXT_CELLS, LABEL_CELLS, st.integers(-2, 2), st.floats(), st.none(), st.booleans(),
+        values = st.one_of(WILD_TEXT, WILD_LABELS, st.integers(-2, 2), st.floats(), st.none(), st.booleans(),
                            st.lists(st.integers(), max_size=2), st.dictionaries(WORDS, st.integers(), max_size=1))
         lines = []
         for _ in range(n):
-            kind = draw(st.integers(0, 11))
-            if kind == 0:
+            if bad() and bad():
                 lines.append(draw(st.sampled_from(["[1, 2]", "\"text\"", "{bad json", "", "null", "{}"])))
-            else:
-                obj = {"text": draw(TEXT_CELLS) if kind > 3 else draw(values),
-                       "label": draw(LABEL_CELLS) if kind > 3 else draw(values)}
-                lines.append(json.dumps(obj, ensure_ascii=draw(st.booleans())))
-        text = "\n".join(lines) + "\n"
-    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8", "utf-8-sig", "utf-16", "latin-1"]))
-    raw = text.encode(encoding, errors="replace")
-    if draw(st.integers(0, 7)) == 0:  # splice random bytes in
+                continue
+            obj = {"text": draw(values) if bad() else text(), "label": draw(values) if bad() else label()}
+            if obj["label"] in ("1", "2.5", "-3", "0", "7") and draw(st.booleans()):
+                obj["label"] = float(obj["label"])  # JSON numbers as labels
+            lines.append(json.dumps(obj, ensure_ascii=draw(st.booleans())))
+        body = "\n".join(lines) + "\n"
+    encoding = "utf-8" if not bad() else draw(st.sampled_from(["utf-8-sig", "utf-16", "utf-16-le", "latin-1"]))
+    raw = body.encode(encoding, errors="replace")
+    if bad() and bad():  # splice random bytes in
         at = draw(st.integers(0, len(raw)))
         raw = raw[:at] + draw(st.binary(min_size=1, max_size=8)) + raw[at:]
     return suffix, raw
@@ -263,13 +278,20 @@ def labeled_file(draw) -> tuple[str, bytes]:
 @st.composite
 def features_file(draw) -> bytes:
     """A numeric CSV for data.kind=csv_features: NaN/inf/empty cells, duplicate columns, ragged rows."""
-    header = draw(st.sampled_from([["a", "b", "label"], ["a", "a", "label"], ["a", "b"], ["label"], ["a", "label"]]))
-    numbers = st.one_of(st.floats(width=32).map(repr), st.integers(-5, 5).map(str),
-                        st.sampled_from(["", "nan", "inf", "-inf", "1e400", "x", " 3 "]))
+    defect = draw(st.sampled_from([0.0, 0.0, 0.02, 0.1, 0.5]))
+    bad = lambda: draw(st.floats(0, 1)) < defect  # noqa: E731
+    header = ["a", "b", "label"]
+    if bad():
+        header = draw(st.sampled_from([["a", "a", "label"], ["a", "b"], ["label"], ["a", "label", "label"]]))
+    labels = draw(CLEAN_LABELS)
+    numbers = st.one_of(st.floats(width=32, allow_nan=False, allow_infinity=False).map(repr),
+                        st.integers(-5, 5).map(str))
+    wild = st.sampled_from(["", "nan", "inf", "-inf", "1e400", "x", " 3 ", "0x10", "1_000"])
     rows = []
-    for _ in range(draw(st.integers(0, 30))):
-        row = [draw(st.sampled_from(["c0", "c1", "c1", ""])) if h == "label" else draw(numbers) for h in header]
-        if draw(st.integers(0, 9)) == 0:
+    for _ in range(draw(st.one_of(st.integers(12, 40), st.integers(0, 12)))):
+        row = [(draw(WILD_LABELS) if bad() else draw(st.sampled_from(labels))) if h == "label"
+               else draw(wild) if bad() else draw(numbers) for h in header]
+        if bad() and bad():
             row = row[:-1]
         rows.append(row)
     return _csv_text(header, rows).encode()
@@ -356,8 +378,9 @@ def test_fuzz_argument_lists(finished_run, n, fuzz):
         argv = [verb, *rest]
         if verb == "lr-find" and "--steps" not in argv:  # keep a valid sweep tiny
             argv += ["--steps", "2"]
+        before = results(root / "runs")
         code, _, err = run_cli(argv, stdin)
-        check_promises(argv, code, err, [*paths, *rest, "--set", "stdin", "-:"], root / "runs")
+        check_promises(argv, code, err, [*paths, *rest, "--set", "stdin", "-:"], root / "runs", before)
         assert json.loads((run / "result.json").read_text())["steps"] == 1  # the finished run is untouched
 
     case()

@@ -32,7 +32,8 @@ def read_yaml(path: str | Path) -> dict:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        raise ConfigError(f"{p}: invalid YAML{where}: {getattr(e, 'problem', e)}") from None
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]  # a reader error's text runs on
+        raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
     except RecursionError:  # the YAML parser recurses once per level of nesting
         raise ConfigError(f"{p}: invalid YAML: nested too deeply") from None
     if raw is None:

@@ -7,6 +7,7 @@ seed, the 50 examples of budget 50 are among the 100 of budget 100.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,24 @@ class Splits:
     test: list
     n_pool: int
     pool: list | None = None
+
+
+def check_targets(records: list, source: str) -> None:
+    """A regression task needs a finite number as every example's label: a DataError naming
+    `source`, the first offending label and how many there are otherwise."""
+    bad = [r["label"] for r in records if not _finite_number(r["label"])]
+    if bad:
+        raise DataError(f"{source}: a regression task needs a finite number as every label, got {bad[0]!r}"
+                        + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
+
+
+def _finite_number(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def check_classes(splits: Splits, source: str) -> str | None:

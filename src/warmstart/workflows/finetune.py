@@ -11,7 +11,7 @@ import torch
 from warmstart.checkpoint.io import read_json, resolve_checkpoint, write_json_atomic
 from warmstart.checkpoint.run import RunCheckpoints, load_module_weights
 from warmstart.config.schema import WORD_VECTOR_KINDS, FinetuneConfig
-from warmstart.data.splits import check_classes
+from warmstart.data.splits import check_classes, check_targets
 from warmstart.evaluation import evaluate as run_eval
 from warmstart.inputs import open_inputs
 from warmstart.models import load_backbone
@@ -54,10 +54,13 @@ def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ck
         inputs.load(run_dir)
         module, _ = load_finetuned(cfg, ckpt_for_weights)
         return splits, inputs, module, None
+    source = getattr(cfg.data, "path", None) or f"data.kind={cfg.data.kind}"
     if is_cls and not cfg.task.multilabel:  # one class "trains" to a perfect, meaningless score
-        warning = check_classes(splits, getattr(cfg.data, "path", None) or f"data.kind={cfg.data.kind}")
+        warning = check_classes(splits, source)
         if warning:
             say(warning)
+    elif not is_cls:
+        check_targets(records, source)
     backbone, lineage = backbone_for(cfg, run_dir, inputs, splits.train, resume_ckpt)
     # Classification labels and tag sets come from all records (the class set is known up front);
     # regression statistics from the training split only.
