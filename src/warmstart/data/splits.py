@@ -124,8 +124,9 @@ def split_records(records: list, cfg: FinetuneData, seed: int, stratify: bool) -
     n_test = max(1, round(cfg.test_frac * n))
     n_val = max(1, round(cfg.val_frac * n))
     if n - n_test - n_val < 1:
-        raise DataError(f"data: {n} records are too few to split with val_frac={cfg.val_frac} "
-                        f"and test_frac={cfg.test_frac}")
+        source = getattr(cfg, "path", None) or f"data.kind={getattr(cfg, 'kind', '?')}"
+        raise DataError(f"{source}: {n} records are too few to split with data.val_frac={cfg.val_frac} "
+                        f"and data.test_frac={cfg.test_frac}")
     labels = [r["label"] for r in records] if stratify else [None] * n
 
     # 1) The split: a function of split_seed only (PCG64 streams are stable across numpy versions).
