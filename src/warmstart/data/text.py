@@ -147,15 +147,17 @@ def _text_value(path: Path, n: int, value, name: str) -> str:
 # ------------------------------------------------------------------------------ labeled text
 
 
-def read_labeled(path: str | Path, text_field: str = "text", label_field: str = "label") -> list[dict]:
-    """Records {"text": str, "label": str|int|float} from a .csv or .jsonl file.
+def read_labeled(path: str | Path, text_field: str = "text", label_field: str = "label",
+                 group_field: str | None = None) -> list[dict]:
+    """Records {"text": str, "label": str|int|float} from a .csv or .jsonl file, plus "group" (a
+    string) from `group_field` when given.
 
     CSV labels stay strings (the task decides whether they are classes or numbers); JSONL labels keep
     their JSON type. Rows with empty text are skipped; a missing or empty label is an error.
     """
     path = Path(path)
     if path.suffix == ".csv":
-        rows = read_csv(path, [text_field, label_field])[1]
+        rows = read_csv(path, [text_field, label_field] + ([group_field] if group_field else []))[1]
         get = lambda n, row, name: row[name]  # noqa: E731 - columns were checked against the header
     elif path.suffix == ".jsonl":
         rows = _jsonl_rows(path)
@@ -174,8 +176,15 @@ def read_labeled(path: str | Path, text_field: str = "text", label_field: str = 
         if isinstance(label, str) and any(unicodedata.category(c) == "Cc" for c in label):
             raise DataError(f"{path}: line {n}: label '{label_field}' contains a control character "
                             f"({label!r}); a label is one line of printable text")
+        record = {"text": text, "label": label.strip() if isinstance(label, str) else label}
+        if group_field is not None:
+            group = get(n, row, group_field)
+            if group is None or isinstance(group, (list, dict)) or not str(group).strip():
+                raise DataError(f"{path}: line {n}: group '{group_field}' must be a non-empty string or number, "
+                                f"got {group!r}")
+            record["group"] = str(group).strip()
         if text:
-            records.append({"text": text, "label": label.strip() if isinstance(label, str) else label})
+            records.append(record)
     if not records:
         raise DataError(f"{path}: no records with non-empty '{text_field}'")
     return records
