@@ -347,7 +347,7 @@ def test_fuzz_data_files_through_finetune(tmp_path, n, fuzz):
         code, _, err = run_cli(argv)
         check_promises(argv, code, err, [str(data_path), str(cfg), "data."], case_dir / "runs")
 
-    _run_cases(case)
+    _run_cases(case, min_share=0.05)  # random draws train in ~8% of cases (derandomized: 13%)
 
 
 # ------------------------------------------------------------------------------------ argument lists
