@@ -60,7 +60,7 @@ def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ck
         warning = check_classes(splits, source)
         if warning:
             say(warning)
-    elif not is_cls:
+    elif cfg.task.kind == "regression":
         check_targets(records, source)
     backbone, lineage = backbone_for(cfg, run_dir, inputs, splits.train, resume_ckpt)
     # Classification labels and tag sets come from all records (the class set is known up front);
