@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a finished run on a split")
     p.add_argument("run_dir")
     p.add_argument("--split", default=None, help="test (default for fine-tunes), val, or train")
+    p.add_argument("--by-group", action="store_true",
+                   help="also per group of data.group_field: metrics, worst and best group, and their gap")
     p = sub.add_parser("predict", help="predict for new inputs: texts (a .txt file, one per line, or - for stdin), "
                                        "images (a file, a folder of images or an .npz) or feature vectors (a .csv)")
     p.add_argument("run_dir")
@@ -162,7 +164,7 @@ def _evaluate(args) -> None:
 
     verb, _ = load_run_config(Path(args.run_dir))
     split = args.split or ("val" if verb == "pretrain" else "test")
-    metrics = evaluate(args.run_dir, split)
+    metrics = evaluate(args.run_dir, split, by_group=args.by_group)
     if "analogy" in metrics:  # a word-vector run: benchmark scores with OOV counts (also in RUN/eval.json)
         from warmstart.wordvec.evaluate import format_eval_table
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from warmstart.checkpoint.io import latest_checkpoint, read_json, write_json_atomic
+from warmstart.checkpoint.io import read_json, resumable_checkpoint, write_json_atomic
 from warmstart.errors import CheckpointError, ConfigError
 
 if TYPE_CHECKING:
@@ -36,22 +36,24 @@ def git_sha() -> str | None:
 
 
 def open_run_dir(cfg: PretrainConfig | FinetuneConfig, resume: bool, overwrite: bool,
-                 world=None) -> tuple[Path, Path | None]:
+                 world=None, say=print) -> tuple[Path, Path | None]:
     """Create the run dir, or reopen it for --resume. Returns (run_dir, checkpoint to resume or None).
 
     An existing run with checkpoints is never silently clobbered: the user must say --resume or
-    --overwrite. Data-parallel ranks (`world`, training.distributed.World) all decide from the same
-    files before rank 0 alone deletes or creates anything; they leave once the directory exists.
+    --overwrite. --resume continues from the newest checkpoint that verifies against its manifest
+    (sha256 of every file); when the run has checkpoints but none verifies, it stops (CheckpointError)
+    rather than silently starting again from step 0. Data-parallel ranks (`world`,
+    training.distributed.World) all decide from the same files before rank 0 alone deletes or creates
+    anything; they leave once the directory exists.
     """
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
-    ckpt = latest_checkpoint(run_dir) if run_dir.exists() else None
     clear = overwrite and run_dir.exists()
-    if clear:
-        ckpt = None
-    elif run_dir.exists() and (ckpt is not None or (run_dir / "metrics.jsonl").exists()) and not resume:
+    has_steps = run_dir.exists() and any((run_dir / "checkpoints").glob("step_*"))
+    if not clear and run_dir.exists() and (has_steps or (run_dir / "metrics.jsonl").exists()) and not resume:
         raise ConfigError(f"{run_dir}: run directory already exists; pass --resume to continue it or --overwrite "
                           "to start over")
-    if resume and ckpt is not None:
+    ckpt = resumable_checkpoint(run_dir, say) if resume and not clear and run_dir.exists() else None
+    if ckpt is not None:
         saved = read_json(run_dir / "config.json")
         now = cfg.model_dump(mode="json")
         changed = [k for k in now if k not in ("train",) and saved.get(k) != now[k]]
@@ -66,7 +68,7 @@ def open_run_dir(cfg: PretrainConfig | FinetuneConfig, resume: bool, overwrite: 
         run_dir.mkdir(parents=True, exist_ok=True)
     if world is not None:
         world.barrier()
-    return run_dir, ckpt if resume else None
+    return run_dir, ckpt
 
 
 def write_config(run_dir: Path, cfg: PretrainConfig | FinetuneConfig, verb: str, lineage: dict | None = None) -> None:

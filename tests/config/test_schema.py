@@ -111,3 +111,62 @@ def test_help_does_not_import_torch():
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_override_into_an_absent_section_takes_the_default_kind(tmp_path):
+    # Issue 17.3: `--set optim.lr=0.1` on a recipe without `optim:` answered pydantic's discriminator message.
+    path = tmp_path / "x.yaml"
+    path.write_text("data: {kind: demo_sentiment}\ninit: runs/x\n")
+    cfg = load_config(path, overrides=["optim.lr=0.1", "strategy.head_lr=0.5", "schedule.warmup_steps=1"])
+    assert (cfg.optim.kind, cfg.optim.lr) == ("adamw", 0.1)
+    assert (cfg.strategy.kind, cfg.strategy.head_lr) == ("full", 0.5)
+    assert cfg.schedule.kind == "warmup_cosine" and cfg.schedule.warmup_steps == 1
+    # A section without a default (model) says which kinds exist.
+    with pytest.raises(ConfigError, match=r"model\.kind: required field is missing; one of transformer, hf, "):
+        load_config(path, overrides=["model.d_model=8"])
+    # A section the file wrote without a kind is the user's own: not filled in, an error naming the kinds.
+    path.write_text("data: {kind: demo_sentiment}\ninit: runs/x\noptim: {lr: 0.1}\n")
+    with pytest.raises(ConfigError, match=r"optim\.kind: required field is missing; one of adamw, adam, sgd"):
+        load_config(path, overrides=["optim.weight_decay=0.1"])
+
+
+@pytest.mark.parametrize("verb, raw, expected", [
+    ("finetune", {**BASE, "optim": {}}, "optim.kind: required field is missing; one of adamw, adam, sgd, gd"),
+    ("finetune", {**BASE, "task": {"dropout": 0.1}}, "task.kind: required field is missing; one of classification, "
+     "regression"),
+    ("finetune", {**BASE, "optim": 5}, "optim: expected a section with a kind (one of adamw, adam, sgd"),
+    ("finetune", {**BASE, "optim": {"kind": None}}, "optim: unknown kind None; expected one of adamw, adam"),
+    ("finetune", {**BASE, "data": {"path": "x"}}, "data.kind: required field is missing; one of labeled_text, "),
+    ("finetune", {**BASE, "tokenizer": {"vocab_size": 300}}, "tokenizer.kind: required field is missing; one of bpe"),
+    ("pretrain", {"data": {"kind": "demo_corpus"}, "init": "r", "objective": {}},
+     "objective.kind: required field is missing; one of causal_lm, masked_lm, denoising, contrastive, supervised, "
+     "word2vec, fasttext, glove"),
+    ("compare", {"data": {"kind": "demo_sentiment"}, "pretrained": "r", "label_budgets": [5], "strategies": [{}]},
+     "strategies.0.kind: required field is missing; one of full, linear_probe, partial"),
+    ("compare", {"data": {"kind": "demo_sentiment"}, "pretrained": "r", "label_budgets": [5],
+                 "arms": [{"name": "a", "init": "scratch", "strategy": {"r": 4}}]},
+     "arms.0.strategy.kind: required field is missing; one of full, linear_probe"),
+])
+def test_every_section_without_a_usable_kind_names_the_kinds(verb, raw, expected):
+    # Issue 17.6: no section answers pydantic's "Unable to extract tag using discriminator 'kind'".
+    with pytest.raises(ConfigError) as e:
+        parse_config(raw, verb, "x.yaml")
+    assert f"x.yaml: {expected}" in str(e.value)
+    assert "discriminator" not in str(e.value)
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("[" * 5000 + "]" * 5000, "invalid YAML: nested too deeply"),
+    ("a: &x [*x]\n", "invalid config: a YAML alias makes a value contain itself"),
+    ("\x00\x00", "invalid YAML: unacceptable character #x0000: special characters are not allowed"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)),
+     "invalid config: more than 100,000 values once YAML aliases are expanded"),
+])
+def test_hostile_yaml_is_one_line(tmp_path, body, expected):
+    # Found by tests/e2e/test_fuzz.py: these crashed with RecursionError (or would hang expanding aliases).
+    path = tmp_path / "x.yaml"
+    path.write_text(body)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert str(e.value) == f"{path}: {expected}"

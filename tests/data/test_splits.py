@@ -90,7 +90,8 @@ def test_unstratified_split_for_regression_labels():
 
 
 def test_too_few_records():
-    with pytest.raises(DataError, match="too few to split"):
+    # The message names the file (found by tests/e2e/test_fuzz.py: it said only "data:").
+    with pytest.raises(DataError, match=r"^unused.csv: 2 records are too few to split with data.val_frac"):
         split_records(_records((2, 0, 0)), _cfg(), 0, True)
 
 
@@ -102,3 +103,43 @@ def test_stratified_order_prefixes_are_proportional():
     for k in (10, 30, 50):
         n_y = sum(labels[i] == "y" for i in order[:k])
         assert abs(n_y - 0.2 * k) <= 1.5
+
+
+def test_one_class_in_the_training_pool_is_an_error_with_counts():
+    # Issue 17.1: a file whose labels are all one class trained "successfully" to test acc 1.0.
+    from warmstart.data.splits import check_classes
+
+    s = split_records(_records((50, 0, 0)), _cfg(), seed=0, stratify=True)
+    with pytest.raises(DataError) as e:
+        check_classes(s, "one.csv")
+    assert str(e.value) == ("one.csv: a classification task needs at least 2 classes in the training pool, "
+                            "found 1 ('a' x 35 of 35 examples)")
+    assert check_classes(split_records(_records(), _cfg(), seed=0, stratify=True), "x.csv") is None
+
+
+def test_a_label_budget_that_leaves_a_class_empty_warns():
+    from warmstart.data.splits import check_classes
+
+    s = split_records(_records(), _cfg(label_budget=2), seed=0, stratify=True)
+    warning = check_classes(s, "x.csv")
+    assert warning.startswith("warning: the label budget (2 examples) leaves 1 of 3 classes without a training")
+    missing = set("abc") - {r["label"] for r in s.train}
+    assert warning.count("'") == 2 and f"({missing.pop()!r})" in warning
+    assert check_classes(split_records(_records(), _cfg(label_budget=3), seed=0, stratify=True), "x.csv") is None
+
+
+@pytest.mark.parametrize("labels, expected", [
+    (["1", "2.5", "abc"], "x.csv: a regression task needs a finite number as every label, got 'abc'"),
+    (["1", "nan", "inf", 2.0], "x.csv: a regression task needs a finite number as every label, got 'nan' (and 1 more)"),
+    ([1, True], "x.csv: a regression task needs a finite number as every label, got True"),
+    (["1", "1e400"], "got '1e400'"),
+])
+def test_regression_targets_must_be_finite_numbers(labels, expected):
+    # Found by tests/e2e/test_fuzz.py: 'abc' crashed with a ValueError traceback, and 'nan' trained into
+    # "non-finite loss ... lower optim.lr" - blaming the learning rate for the data.
+    from warmstart.data.splits import check_targets
+
+    with pytest.raises(DataError) as e:
+        check_targets([{"label": v} for v in labels], "x.csv")
+    assert expected in str(e.value)
+    check_targets([{"label": v} for v in ["1", " 2.5 ", -3, 0.0]], "x.csv")

@@ -6,6 +6,8 @@ import pytest
 
 from warmstart.config.schema import CorpusData, LabeledTextData
 from warmstart.data import SOURCES, load_corpus, load_labeled, read_corpus, read_labeled
+from warmstart.data.text import read_csv
+from warmstart.data.vectors import read_csv_features
 from warmstart.errors import ConfigError, DataError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -157,7 +159,37 @@ def test_utf8_bom_is_accepted(tmp_path):
     assert read_labeled(path) == [{"text": "hé", "label": "a"}]
 
 
-def test_malformed_csv_is_one_line(tmp_path):
+def test_long_csv_fields_are_accepted_and_rows_keep_their_starting_line(tmp_path):
+    # Issue 17.5: a document over the csv module's default 128 KiB field limit was "malformed CSV".
     path = tmp_path / "huge.csv"
-    path.write_text("text,label\n" + "x" * 200_000 + ",a\n")  # beyond the csv module's field size limit
-    _one_line_error(read_labeled, path, match=r"huge.csv: line \d+: malformed CSV \(field larger than field limit")
+    long_doc = "word " * 60_000  # 300 KB
+    path.write_text(f'text,label\n"{long_doc}",a\n"two\nlines",b\nshort,\n')
+    _, rows = read_csv(path, ["text", "label"])
+    assert [n for n, _ in rows] == [2, 3, 5] and rows[0][1]["text"] == long_doc
+    _one_line_error(read_labeled, path, match=r"huge.csv: line 5: empty label in 'label'")
+
+
+def test_duplicate_csv_column_is_an_error(tmp_path):
+    # Issue 17.5: `text,label,label` was accepted and one of the two label columns silently used.
+    path = tmp_path / "dup.csv"
+    path.write_text("text,label,label\nhello,a,b\n")
+    _one_line_error(read_labeled, path, match=r"dup.csv: line 1: column 'label' appears more than once")
+    _one_line_error(read_csv_features, path, match=r"dup.csv: line 1: column 'label' appears more than once")
+
+
+def test_nul_bytes_are_an_error(tmp_path):
+    # Issue 17.5: NUL bytes inside labels were accepted as label text.
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"text,label\nhello,a\nworld,b\x00c\n")
+    _one_line_error(read_labeled, path, match=r"nul.csv: line 3: NUL byte")
+    path.write_bytes("text,label\nhi,a\n".encode("utf-16-le"))  # UTF-16 without a BOM: NULs between characters
+    _one_line_error(read_corpus, path, match=r"nul.csv: line 1: NUL byte .*UTF-16")
+    jsonl = tmp_path / "nul.jsonl"  # a NUL escaped in JSON reaches the label as a character
+    jsonl.write_text('{"text": "hi", "label": "a"}\n{"text": "yo", "label": "b\\u0000"}\n')
+    _one_line_error(read_labeled, jsonl, match=r"nul.jsonl: line 2: label 'label' contains a control character")
+
+
+def test_ragged_csv_rows_with_extra_fields_are_an_error(tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("text,label\nhello,a\nworld,b,c\n")
+    _one_line_error(read_labeled, path, match=r"ragged.csv: line 3: expected 2 fields, got 3")

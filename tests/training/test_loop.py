@@ -29,10 +29,28 @@ def _data(n=32, seed=0):
     return [torch.randint(5, 64, (int(n_),), generator=g).tolist() for n_ in lengths]
 
 
-def _run(tmp_path, batch_size, grad_accum, steps=1, seqs=None, lr=0.5, full_batch=False, strategy=None, **train_kw):
+def _nan_on_steps(module, steps: set[int]):
+    """Make `module`'s training forward return a NaN loss on the given (1-based) optimizer steps."""
+    forward, calls = module.forward, [0]
+
+    def patched(batch):
+        out = forward(batch)
+        if module.training:
+            calls[0] += 1
+            if calls[0] in steps:
+                out.loss = out.loss * float("nan")
+        return out
+
+    module.forward = patched
+
+
+def _run(tmp_path, batch_size, grad_accum, steps=1, seqs=None, lr=0.5, full_batch=False, strategy=None,
+         nan_steps=(), **train_kw):
     torch.manual_seed(0)
     seqs = seqs or _data()
     module = build_objective(CausalLMObjective(), TransformerBackbone.tiny("gpt2"), SPECIAL)
+    if nan_steps:
+        _nan_on_steps(module, set(nan_steps))
     make = lambda idx: pad_collate([seqs[i] for i in idx], 0)  # noqa: E731
     strategy = strategy or build_strategy(FullStrategy())
     optim = build_optimizer(strategy.param_groups(module, lr), SGDOptim(lr=lr))
@@ -85,8 +103,20 @@ def test_nan_loss_stops_with_step_and_writes_no_checkpoint(tmp_path):
 
 
 def test_nan_policy_skip_counts_skipped_steps(tmp_path):
-    module, state = _run(tmp_path, batch_size=8, grad_accum=1, steps=3, lr=float("inf"), nan_policy="skip")
-    assert state.skipped_steps >= 1 and state.step == 3
+    module, state = _run(tmp_path, batch_size=8, grad_accum=1, steps=3, nan_steps={2}, nan_policy="skip")
+    assert state.skipped_steps == 1 and state.step == 3
+
+
+def test_nan_policy_skip_on_the_last_step_still_evaluates_and_saves(tmp_path):
+    # Issue 17.4: a skipped last step used to `continue` past the final evaluation and checkpoint.
+    _, state = _run(tmp_path, batch_size=8, grad_accum=1, steps=3, nan_steps={3}, nan_policy="skip", log_every=1)
+    assert state.skipped_steps == 1 and state.step == 3
+    lines = [json.loads(x) for x in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert [ln["step"] for ln in lines if ln["split"] == "train"] == [1, 2]  # no train line for a skipped step
+    assert [ln["step"] for ln in lines if ln["split"] == "val"] == [3]
+    assert (tmp_path / "checkpoints" / "latest").read_text() == "step_000003"
+    saved = json.loads((tmp_path / "checkpoints" / "step_000003" / "state.json").read_text())
+    assert saved["step"] == 3 and saved["skipped_steps"] == 1
 
 
 def test_full_batch_gd_in_ragged_micro_batches_equals_one_batch(tmp_path):

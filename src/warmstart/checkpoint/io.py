@@ -131,20 +131,49 @@ def save_checkpoint(ckpt_root: str | Path, name: str, tensors: dict[str, dict[st
 def is_valid(ckpt: Path, verify_hashes: bool = False) -> bool:
     """A checkpoint is valid when its manifest exists and every listed file has the recorded size
     (and hash, when verify_hashes)."""
+    return checkpoint_problem(ckpt, verify_hashes) is None
+
+
+def checkpoint_problem(ckpt: Path, verify_hashes: bool = True) -> str | None:
+    """Why `ckpt` fails verification against its manifest (missing or unreadable manifest, a listed
+    file missing or of another size, or - with verify_hashes - another sha256), or None when it verifies."""
     man = ckpt / MANIFEST
     if not man.is_file():
-        return False
+        return f"no {MANIFEST} (an interrupted write)"
     try:
         files = json.loads(man.read_text(encoding="utf-8"))["files"]
-    except (json.JSONDecodeError, KeyError, UnicodeDecodeError):
-        return False
-    for fname, meta in files.items():
+        listed = [(str(fname), int(meta["bytes"]), str(meta["sha256"])) for fname, meta in files.items()]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        return f"{MANIFEST} is unreadable"
+    for fname, size, digest in listed:
         p = ckpt / fname
-        if not p.is_file() or p.stat().st_size != meta["bytes"]:
-            return False
-        if verify_hashes and _sha256(p) != meta["sha256"]:
-            return False
-    return True
+        if not p.is_file():
+            return f"{fname} is missing"
+        if p.stat().st_size != size:
+            return f"{fname} is {p.stat().st_size} bytes, its manifest says {size}"
+        if verify_hashes and _sha256(p) != digest:
+            return f"{fname} does not match its manifest's sha256 (corrupted)"
+    return None
+
+
+def resumable_checkpoint(run_dir: str | Path, say=print) -> Path | None:
+    """The newest step checkpoint of a run that verifies completely (sizes and sha256 of every file),
+    for --resume. Each newer one that fails is reported through `say`, with the reason. None when the
+    run has no step checkpoints; a CheckpointError when it has some but none verifies."""
+    root = Path(run_dir) / "checkpoints"
+    steps = sorted((p for p in root.glob("step_*") if p.is_dir() and not p.name.endswith((".tmp", ".old"))),
+                   reverse=True)
+    failed = []
+    for cand in steps:
+        problem = checkpoint_problem(cand)
+        if problem is None:
+            return cand
+        failed.append(f"{cand.name}: {problem}")
+        say(f"warning: checkpoint {cand} fails verification: {problem}; trying an older one")
+    if failed:
+        raise CheckpointError(f"{run_dir}: no checkpoint to resume from verifies ({'; '.join(failed)}); "
+                              "pass --overwrite to start over")
+    return None
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:

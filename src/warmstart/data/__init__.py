@@ -58,7 +58,7 @@ def _hebrew_ner(cfg: HebrewNERData) -> list[dict]:
 
 
 def _labeled(cfg: LabeledTextData) -> list[dict]:
-    return read_labeled(cfg.path, cfg.text_field, cfg.label_field)
+    return read_labeled(cfg.path, cfg.text_field, cfg.label_field, cfg.group_field)
 
 
 def _demo_sentiment(cfg: DemoSentimentData) -> list[dict]:

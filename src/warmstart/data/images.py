@@ -211,4 +211,4 @@ def split_filtered(records: list[dict], keep: frozenset | None, cfg: FinetuneDat
     k = budget_count(cfg.label_budget, len(train))
     rng = np.random.Generator(np.random.PCG64(seed))
     order = stratified_order([r["label"] for r in train], rng) if stratify else rng.permutation(len(train))
-    return Splits(train=[train[i] for i in np.sort(order[:k])], val=val, test=test, n_pool=len(train))
+    return Splits(train=[train[i] for i in np.sort(order[:k])], val=val, test=test, n_pool=len(train), pool=train)

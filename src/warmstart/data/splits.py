@@ -7,6 +7,8 @@ seed, the 50 examples of budget 50 are among the 100 of budget 100.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,12 +23,50 @@ if TYPE_CHECKING:
 
 @dataclass
 class Splits:
-    """Records of each split. `n_pool` is the size of the training pool before the label budget."""
+    """Records of each split. `pool` is the training pool the label budget draws `train` from
+    (`n_pool` its size)."""
 
     train: list
     val: list
     test: list
     n_pool: int
+    pool: list | None = None
+
+
+def check_targets(records: list, source: str) -> None:
+    """A regression task needs a finite number as every example's label: a DataError naming
+    `source`, the first offending label and how many there are otherwise."""
+    bad = [r["label"] for r in records if not _finite_number(r["label"])]
+    if bad:
+        raise DataError(f"{source}: a regression task needs a finite number as every label, got {bad[0]!r}"
+                        + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
+
+
+def _finite_number(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def check_classes(splits: Splits, source: str) -> str | None:
+    """A classification task needs at least 2 classes in the training pool: a DataError naming
+    `source` and the count of each class otherwise. Returns a warning when the label budget leaves
+    a class of the pool without a training example (None when every class is represented)."""
+    pool = Counter(r["label"] for r in splits.pool if r["label"] is not None)
+    if len(pool) < 2:
+        counts = ", ".join(f"{label!r} x {n}" for label, n in pool.most_common()) or "no labels"
+        raise DataError(f"{source}: a classification task needs at least 2 classes in the training pool, "
+                        f"found {len(pool)} ({counts} of {splits.n_pool} examples)")
+    train = Counter(r["label"] for r in splits.train)
+    missing = [label for label in pool if label not in train]
+    if not missing:
+        return None
+    shown = ", ".join(repr(label) for label in missing[:5]) + (", ..." if len(missing) > 5 else "")
+    return (f"warning: the label budget ({len(splits.train)} examples) leaves {len(missing)} of {len(pool)} classes "
+            f"without a training example ({shown}); the model can not learn them (raise data.label_budget)")
 
 
 def stratified_order(labels: Sequence, rng: np.random.Generator) -> np.ndarray:
@@ -84,8 +124,9 @@ def split_records(records: list, cfg: FinetuneData, seed: int, stratify: bool) -
     n_test = max(1, round(cfg.test_frac * n))
     n_val = max(1, round(cfg.val_frac * n))
     if n - n_test - n_val < 1:
-        raise DataError(f"data: {n} records are too few to split with val_frac={cfg.val_frac} "
-                        f"and test_frac={cfg.test_frac}")
+        source = getattr(cfg, "path", None) or f"data.kind={getattr(cfg, 'kind', '?')}"
+        raise DataError(f"{source}: {n} records are too few to split with data.val_frac={cfg.val_frac} "
+                        f"and data.test_frac={cfg.test_frac}")
     labels = [r["label"] for r in records] if stratify else [None] * n
 
     # 1) The split: a function of split_seed only (PCG64 streams are stable across numpy versions).
@@ -100,4 +141,5 @@ def split_records(records: list, cfg: FinetuneData, seed: int, stratify: bool) -
     train_idx = pool_idx[pool_order[:k]]
 
     pick = lambda idx: [records[i] for i in np.sort(idx)]  # noqa: E731
-    return Splits(train=pick(train_idx), val=pick(val_idx), test=pick(test_idx), n_pool=len(pool_idx))
+    return Splits(train=pick(train_idx), val=pick(val_idx), test=pick(test_idx), n_pool=len(pool_idx),
+                  pool=pick(pool_idx))

@@ -10,12 +10,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
 from warmstart.errors import DataError
 
 CORPUS_SUFFIXES = (".txt", ".cor", ".jsonl", ".csv")
+
+# Long documents are legitimate CSV cells: lift the csv module's 128 KiB per-field limit (the whole
+# file is in memory already, so the limit protects nothing here). A C long may be 32 bits wide.
+csv.field_size_limit(2**31 - 1)
 LABELED_SUFFIXES = (".csv", ".jsonl")
 
 
@@ -33,10 +38,15 @@ def read_text_file(path: Path) -> str:
         raise DataError(f"{path}: file is empty")
     try:
         # utf-8-sig also accepts (and drops) the byte-order mark spreadsheet programs write.
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise DataError(f"{path}: not valid UTF-8 text (line {line})") from None
+    nul = text.find("\x00")
+    if nul >= 0:  # UTF-16 text of ASCII characters decodes as UTF-8 with a NUL between every character
+        line = text.count("\n", 0, nul) + 1
+        raise DataError(f"{path}: line {line}: NUL byte in text (a binary file, or UTF-16? save it as UTF-8)")
+    return text
 
 
 def _txt_lines(path: Path) -> list[str]:
@@ -58,20 +68,37 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
         yield n, row
 
 
-def _csv_rows(path: Path, needed: list[str]) -> Iterator[tuple[int, dict]]:
-    """(line number, row dict) for every data row of a CSV file with a header row."""
-    reader = csv.DictReader(io.StringIO(read_text_file(path), newline=""))
+def read_csv(path: Path, needed: list[str]) -> tuple[list[str], list[tuple[int, dict]]]:
+    """The header and (line number, row dict) of every data row of a CSV file with a header row.
+
+    The line number is where the row starts (a quoted field may span lines). The header must name
+    each column once and include `needed`; every row must have exactly one cell per column.
+    """
+    reader = csv.reader(io.StringIO(read_text_file(path), newline=""))
+    line, rows = 1, []  # line: where the row being read starts
     try:
-        columns = reader.fieldnames or []  # reads the header row
+        columns = next(reader, [])
+        if not any(c.strip() for c in columns):
+            raise DataError(f"{path}: line 1: empty header row (expected column names)")
+        duplicated = [c for i, c in enumerate(columns) if c in columns[:i]]
+        if duplicated:
+            raise DataError(f"{path}: line 1: column '{duplicated[0]}' appears more than once in the header "
+                            "(which one is meant is ambiguous; rename or drop one)")
         for name in needed:
             if name not in columns:
                 raise DataError(f"{path}: no column '{name}' (columns: {', '.join(columns)})")
-        for row in reader:
-            if None in row.values():  # DictReader fills missing trailing cells with None
-                raise DataError(f"{path}: line {reader.line_num}: expected {len(columns)} fields")
-            yield reader.line_num, row
+        while True:
+            line = reader.line_num + 1
+            cells = next(reader, None)
+            if cells is None:
+                return columns, rows
+            if not cells:  # a blank line
+                continue
+            if len(cells) != len(columns):
+                raise DataError(f"{path}: line {line}: expected {len(columns)} fields, got {len(cells)}")
+            rows.append((line, dict(zip(columns, cells, strict=True))))
     except csv.Error as e:
-        raise DataError(f"{path}: line {reader.line_num}: malformed CSV ({e})") from None
+        raise DataError(f"{path}: line {line}: malformed CSV ({e})") from None
 
 
 def _field(path: Path, n: int, row: dict, name: str, kind: str):
@@ -99,7 +126,7 @@ def read_corpus(path: str | Path, field: str = "text") -> list[str]:
     elif path.suffix == ".jsonl":
         docs = [_text_value(path, n, _field(path, n, row, field, "field"), field) for n, row in _jsonl_rows(path)]
     elif path.suffix == ".csv":
-        docs = [row[field] for _, row in _csv_rows(path, [field])]
+        docs = [row[field] for _, row in read_csv(path, [field])[1]]
     else:
         raise DataError(f"{path}: unsupported file type '{path.suffix}' "
                         f"(expected {', '.join(CORPUS_SUFFIXES)} or a folder)")
@@ -120,15 +147,17 @@ def _text_value(path: Path, n: int, value, name: str) -> str:
 # ------------------------------------------------------------------------------ labeled text
 
 
-def read_labeled(path: str | Path, text_field: str = "text", label_field: str = "label") -> list[dict]:
-    """Records {"text": str, "label": str|int|float} from a .csv or .jsonl file.
+def read_labeled(path: str | Path, text_field: str = "text", label_field: str = "label",
+                 group_field: str | None = None) -> list[dict]:
+    """Records {"text": str, "label": str|int|float} from a .csv or .jsonl file, plus "group" (a
+    string) from `group_field` when given.
 
     CSV labels stay strings (the task decides whether they are classes or numbers); JSONL labels keep
     their JSON type. Rows with empty text are skipped; a missing or empty label is an error.
     """
     path = Path(path)
     if path.suffix == ".csv":
-        rows = _csv_rows(path, [text_field, label_field])
+        rows = read_csv(path, [text_field, label_field] + ([group_field] if group_field else []))[1]
         get = lambda n, row, name: row[name]  # noqa: E731 - columns were checked against the header
     elif path.suffix == ".jsonl":
         rows = _jsonl_rows(path)
@@ -144,8 +173,18 @@ def read_labeled(path: str | Path, text_field: str = "text", label_field: str = 
         if isinstance(label, (list, dict)):
             raise DataError(f"{path}: line {n}: label '{label_field}' must be a string or number, "
                             f"got {type(label).__name__}")
+        if isinstance(label, str) and any(unicodedata.category(c) == "Cc" for c in label):
+            raise DataError(f"{path}: line {n}: label '{label_field}' contains a control character "
+                            f"({label!r}); a label is one line of printable text")
+        record = {"text": text, "label": label.strip() if isinstance(label, str) else label}
+        if group_field is not None:
+            group = get(n, row, group_field)
+            if group is None or isinstance(group, (list, dict)) or not str(group).strip():
+                raise DataError(f"{path}: line {n}: group '{group_field}' must be a non-empty string or number, "
+                                f"got {group!r}")
+            record["group"] = str(group).strip()
         if text:
-            records.append({"text": text, "label": label.strip() if isinstance(label, str) else label})
+            records.append(record)
     if not records:
         raise DataError(f"{path}: no records with non-empty '{text_field}'")
     return records

@@ -9,7 +9,6 @@ VECTOR_SOURCES maps the config's vector `data.kind` to a reader; `load_vectors` 
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from warmstart.data.text import read_csv
 from warmstart.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -56,16 +56,7 @@ def read_csv_features(path: str | Path, label_field: str | None = "label",
                       feature_fields: list[str] | None = None) -> VectorSet:
     """Rows of a CSV file as feature vectors. Labels stay strings; a regression task converts them."""
     p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: no such file")
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError(f"{p}: not UTF-8 text") from None
-    reader = csv.DictReader(text.splitlines())
-    header = reader.fieldnames or []
-    if not header:
-        raise DataError(f"{p}: file is empty (expected a header row)")
+    header, table = read_csv(p, [])
     if label_field is not None and label_field not in header:
         raise DataError(f"{p}: no column {label_field!r} (columns: {header}); set data.label_field")
     names = feature_fields or [h for h in header if h != label_field]
@@ -75,12 +66,13 @@ def read_csv_features(path: str | Path, label_field: str | None = "label",
     if not names:
         raise DataError(f"{p}: no feature columns besides the label {label_field!r}")
     rows, labels = [], []
-    for line, row in enumerate(reader, start=2):  # line 1 is the header
+    for line, row in table:
         values = []
         for name in names:
             value = _number((row.get(name) or "").strip())
             if value is None:
-                raise DataError(f"{p}: line {line}, column {name!r}: expected a finite number, got {row.get(name)!r}")
+                raise DataError(f"{p}: line {line}, column {name!r}: expected a finite number, "
+                                f"got {row.get(name)!r}")
             values.append(value)
         rows.append(values)
         if label_field is not None:

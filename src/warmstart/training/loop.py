@@ -156,6 +156,8 @@ def train(module: torch.nn.Module, run: Training, evaluate_val: Callable[[int | 
 
         if not finite:
             # Never step on (or checkpoint) non-finite values: either stop with the step number or skip.
+            # A skipped step still counts, and still reaches the evaluation and checkpoint below, so a run
+            # whose last step is skipped ends with its final evaluation and checkpoint like any other.
             optimizer.zero_grad(set_to_none=True)
             if cfg.nan_policy == "stop":
                 raise TrainingError(f"non-finite loss or gradient at step {state.step + 1}; lower optim.lr, "
@@ -163,25 +165,27 @@ def train(module: torch.nn.Module, run: Training, evaluate_val: Callable[[int | 
             state.skipped_steps += 1
             state.step += 1
             schedule.step()
-            continue
+            if bar:
+                bar.update(float("nan"))
+        else:
+            lrs = [g["lr"] for g in optimizer.param_groups]
+            scaler.step(optimizer)  # optimizer.step(), unless fp16 gradients overflowed
+            scaler.update()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            state.step += 1
+            state.items_seen += items
+            state.elapsed_s = time.perf_counter() - t_start
+            logging = state.step % cfg.log_every == 0 or state.step == cfg.max_steps
+            if bar or logging:  # reading the loss waits for the device: only when it is shown
+                loss = float(loss_sum) / items
+            if bar:
+                bar.update(loss)
 
-        lrs = [g["lr"] for g in optimizer.param_groups]
-        scaler.step(optimizer)  # optimizer.step(), unless fp16 gradients overflowed
-        scaler.update()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        state.step += 1
-        state.items_seen += items
-        state.elapsed_s = time.perf_counter() - t_start
-        logging = state.step % cfg.log_every == 0 or state.step == cfg.max_steps
-        if bar or logging:  # reading the loss waits for the device: only when it is shown
-            loss = float(loss_sum) / items
-        if bar:
-            bar.update(loss)
-
-        if logging:
-            log.write({"step": state.step, "split": "train", "loss": loss, "lr": lrs[0], "grad_norm": float(grad_norm),
-                       "items": state.items_seen, "epoch": batches.epoch, "elapsed_s": round(state.elapsed_s, 3)})
+            if logging:
+                log.write({"step": state.step, "split": "train", "loss": loss, "lr": lrs[0],
+                           "grad_norm": float(grad_norm), "items": state.items_seen, "epoch": batches.epoch,
+                           "elapsed_s": round(state.elapsed_s, 3)})
 
         # ---- evaluate; keep the best ----
         if state.step % cfg.eval_every == 0 or state.step == cfg.max_steps:

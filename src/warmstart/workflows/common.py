@@ -12,6 +12,7 @@ from warmstart.checkpoint.run import load_module_weights, load_optimizer
 from warmstart.data.loaders import sequential_batches, train_batches
 from warmstart.errors import ConfigError
 from warmstart.evaluation import evaluate as run_eval
+from warmstart.evaluation.metrics import higher_is_better
 from warmstart.inputs import Examples
 from warmstart.models import build_backbone, load_backbone
 from warmstart.optim import build_optimizer, build_schedule
@@ -114,6 +115,24 @@ def evaluator(module, examples: Examples, train_cfg: TrainSection,
 
 def quiet(*_args, **_kwargs) -> None:
     """`say` for data-parallel ranks other than 0: they print nothing."""
+
+
+def metrics_by_group(module, inputs, records: list[dict], train_cfg: TrainSection, world: World | None = None) -> dict:
+    """Per-group metrics of `records` (each has a "group": data.group_field), the bias check.
+
+    Returns {"groups": {group: {"n": examples, **metrics}}, "worst": group, "best": group, "gap": |best -
+    worst|} on the task's primary metric (its own direction decides which group is worst)."""
+    primary = module.new_metrics().primary
+    groups = {}
+    for group in sorted({r["group"] for r in records}):
+        part = [r for r in records if r["group"] == group]
+        groups[group] = {"n": len(part), **evaluate_on(module, inputs.labeled_set(part, module), train_cfg, world)}
+    # Worst = lowest for a higher-is-better metric (accuracy), highest for a lower-is-better one (mse).
+    sign = 1 if higher_is_better(primary) else -1
+    ranked = sorted(groups, key=lambda g: sign * groups[g][primary])
+    worst, best = ranked[0], ranked[-1]
+    return {"metric": primary, "groups": groups, "worst": worst, "best": best,
+            "gap": abs(groups[best][primary] - groups[worst][primary])}
 
 
 def shown(metrics: dict[str, float]) -> str:

@@ -11,6 +11,7 @@ import torch
 from warmstart.checkpoint.io import read_json, resolve_checkpoint, write_json_atomic
 from warmstart.checkpoint.run import RunCheckpoints, load_module_weights
 from warmstart.config.schema import WORD_VECTOR_KINDS, FinetuneConfig
+from warmstart.data.splits import check_classes, check_targets
 from warmstart.evaluation import evaluate as run_eval
 from warmstart.inputs import open_inputs
 from warmstart.models import load_backbone
@@ -24,6 +25,7 @@ from warmstart.workflows.common import (
     backbone_for,
     evaluate_on,
     evaluator,
+    metrics_by_group,
     ordered_batches,
     prepare_training,
     quiet,
@@ -43,7 +45,7 @@ def load_finetuned(cfg: FinetuneConfig, ckpt: Path) -> tuple[torch.nn.Module, St
 
 
 def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ckpt: Path | None = None,
-                     ckpt_for_weights: Path | None = None, module: torch.nn.Module | None = None):
+                     ckpt_for_weights: Path | None = None, module: torch.nn.Module | None = None, say=print):
     """Data, inputs and module for a fine-tune config (shared by finetune, evaluate and lr_find).
     With ckpt_for_weights, the module of that checkpoint; with module, that module (evaluate of a
     run, e.g. a quantized one). Returns (splits, inputs, module, lineage)."""
@@ -55,6 +57,13 @@ def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ck
         if module is None:
             module, _ = load_finetuned(cfg, ckpt_for_weights)
         return splits, inputs, module, None
+    source = getattr(cfg.data, "path", None) or f"data.kind={cfg.data.kind}"
+    if is_cls and not cfg.task.multilabel:  # one class "trains" to a perfect, meaningless score
+        warning = check_classes(splits, source)
+        if warning:
+            say(warning)
+    elif cfg.task.kind == "regression":
+        check_targets(records, source)
     backbone, lineage = backbone_for(cfg, run_dir, inputs, splits.train, resume_ckpt)
     # Classification labels and tag sets come from all records (the class set is known up front);
     # regression statistics from the training split only.
@@ -70,14 +79,14 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False,
 
 
 def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: World) -> dict:
-    run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite, world)
+    run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite, world, say)
     if resume_ckpt is not None and (run_dir / "result.json").exists():
         return read_json(run_dir / "result.json")  # already complete
     set_threads(cfg.train.num_threads)
     torch.manual_seed(cfg.run.seed)
 
     # Every rank prepares the same data, inputs and module (deterministic); only rank 0 writes files.
-    splits, inputs, module, lineage = prepare_finetune(cfg, run_dir, resume_ckpt)
+    splits, inputs, module, lineage = prepare_finetune(cfg, run_dir, resume_ckpt, say=say)
     if world.is_main:
         inputs.save(run_dir)
         write_config(run_dir, cfg, "finetune", lineage)
@@ -111,6 +120,10 @@ def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: Wo
         "n_labels": len(splits.train), "n_pool": splits.n_pool, "skipped_steps": state.skipped_steps,
         "stopped_early": state.stopped_early, "device": str(world.device), "world_size": world.size,
     }
+    if getattr(cfg.data, "group_field", None):  # the bias check: every test metric per group
+        result["test_by_group"] = g = metrics_by_group(module, inputs, splits.test, cfg.train, world)
+        say(f"test {g['metric']} by group: worst {g['worst']} {g['groups'][g['worst']][g['metric']]:.4f}, "
+            f"best {g['best']} {g['groups'][g['best']][g['metric']]:.4f} (gap {g['gap']:.4f})")
     forgetting = forgetting_check(cfg, module, run.strategy, say) if world.is_main else None
     if forgetting is not None:
         result["forgetting"] = forgetting

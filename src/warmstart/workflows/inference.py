@@ -12,16 +12,20 @@ from warmstart.errors import ConfigError, DataError
 from warmstart.evaluation import evaluate as run_eval
 from warmstart.inputs import open_inputs
 from warmstart.runs import load_run_config, set_threads
-from warmstart.workflows.common import ordered_batches
+from warmstart.workflows.common import metrics_by_group, ordered_batches
 from warmstart.workflows.finetune import load_finetuned, prepare_finetune
 from warmstart.workflows.pretrain import pretrain_objective
 from warmstart.workflows.quantize import is_quantized, load_quantized
 
 
-def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, float]:
-    """Re-evaluate a finished run on a split (fine-tune: val/test/train; pretrain: val)."""
+def evaluate(run_dir: str | Path, split: str = "test", by_group: bool = False) -> dict:
+    """Re-evaluate a finished run on a split (fine-tune: val/test/train; pretrain: val). by_group
+    adds "by_group" (workflows.common.metrics_by_group) for a run whose data has a group_field."""
     run_dir = Path(run_dir)
     verb, cfg = load_run_config(run_dir)
+    if by_group and not getattr(cfg.data, "group_field", None):
+        raise ConfigError(f"--by-group: {run_dir} has no data.group_field (set it in the recipe to name "
+                          "each example's group)")
     if verb == "pretrain" and cfg.objective.kind in WORD_VECTOR_KINDS:
         from warmstart.wordvec.pretrain import evaluate_run
 
@@ -38,8 +42,12 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, float]:
     if split not in ("train", "val", "test"):
         raise ConfigError(f"--split {split}: expected one of train, val, test")
     splits, inputs, module, _ = prepare_finetune(cfg, run_dir, module=finetuned_module(run_dir, cfg))
-    examples = inputs.labeled_set(getattr(splits, split), module)
-    return run_eval(module, ordered_batches(examples, cfg.train.batch_size), cfg.train.precision)
+    records = getattr(splits, split)
+    metrics = run_eval(module, ordered_batches(inputs.labeled_set(records, module), cfg.train.batch_size),
+                       cfg.train.precision)
+    if by_group:
+        metrics["by_group"] = metrics_by_group(module, inputs, records, cfg.train)
+    return metrics
 
 
 def finetuned_module(run_dir: Path, cfg: FinetuneConfig) -> torch.nn.Module:

@@ -30,7 +30,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
 
 
 def _pretrain(cfg: PretrainConfig, resume: bool, overwrite: bool, say, world: World) -> Path:
-    run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite, world)
+    run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite, world, say)
     set_threads(cfg.train.num_threads)
     torch.manual_seed(cfg.run.seed)
 

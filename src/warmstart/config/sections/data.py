@@ -72,6 +72,9 @@ class LabeledTextData(_TextSplits):
     path: str = Field(..., description="A .csv or .jsonl file.")
     text_field: str = Field("text", description="Column/field with the input text.")
     label_field: str = Field("label", description="Column/field with the class label or numeric target.")
+    group_field: str | None = Field(None, description="Column/field naming each example's group (e.g. its source "
+                                    "or a demographic); test metrics are then also reported per group "
+                                    "(result.json test_by_group, `warmstart evaluate --by-group`).")
 
 
 class DemoSentimentData(_TextSplits):
