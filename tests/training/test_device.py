@@ -117,3 +117,14 @@ def test_cuda_training_step_keeps_everything_on_the_gpu(tmp_path, tiny_text_csv,
     run = prepare_training(cfg, module, cfg.strategy, inputs.labeled_set(splits.train, module, train=True),
                            tmp_path / "x", world=World(device=gpu), say=lambda *_: None)
     assert _off(module, gpu) == [] and _batch_off(next(run.batches), gpu) == []
+
+
+def test_explicit_bf16_on_a_cpu_without_native_bf16_warns_in_one_line(monkeypatch):
+    from warmstart.training import precision
+
+    monkeypatch.setattr(precision, "bf16_native", lambda: False)
+    note = precision.emulation_warning("bf16", "cpu")
+    assert note is not None and "\n" not in note and "train.precision=auto or fp32" in note
+    assert precision.emulation_warning("auto", "cpu") is None and precision.emulation_warning("fp32", "cpu") is None
+    monkeypatch.setattr(precision, "bf16_native", lambda: True)
+    assert precision.emulation_warning("bf16", "cpu") is None

@@ -21,7 +21,7 @@ from warmstart.strategies import build_strategy, count_params
 from warmstart.training.device import placed
 from warmstart.training.distributed import World
 from warmstart.training.loop import MetricsLog, Training
-from warmstart.training.precision import resolve
+from warmstart.training.precision import emulation_warning, resolve
 from warmstart.training.state import TrainState
 
 if TYPE_CHECKING:
@@ -89,6 +89,9 @@ def prepare_training(cfg: PretrainConfig | FinetuneConfig, module, strategy_cfg:
         f"{batches.examples_per_step(train_cfg.grad_accum)} {unit}/step | {batches.steps_per_epoch} steps/epoch | "
         f"{train_cfg.max_steps} steps | precision {resolve(train_cfg.precision, world.device.type)} | "
         f"device {world.device}" + (f" x {world.size} processes (DDP)" if world.distributed else ""))
+    slow = emulation_warning(train_cfg.precision, world.device.type)
+    if slow:
+        say(slow)
     return Training(strategy, optimizer, schedule, batches, train_cfg, state, log, world)
 
 
