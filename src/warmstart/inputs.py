@@ -132,6 +132,12 @@ class TextInputs:
         train, val = data.split_blocks(ids, cfg.data.max_len, cfg.data.val_frac)
         say(f"corpus: {len(docs):,} documents, {len(ids):,} tokens -> {len(train):,} train / {len(val):,} val "
             f"blocks of {cfg.data.max_len}")
+        if cfg.objective.kind in ("masked_lm", "causal_lm"):
+            # What a context-blind LM scores on the validation blocks: the yardstick for the final val ppl.
+            # The MLM never predicts [CLS]/[SEP]/padding, so they count on neither side.
+            special = tokenizers.special_ids(self.tokenizer)
+            skip = [special[k] for k in ("pad", "cls", "sep")] if cfg.objective.kind == "masked_lm" else []
+            self.unigram_ppl = data.unigram_ppl(train, val, len(self.tokenizer), skip)
         return Examples(len(train), block_examples(train)), Examples(len(val), block_examples(val))
 
     def labeled_set(self, records: list[dict], module, train: bool = False) -> Examples:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from warmstart.config.schema import BPETokenizer
-from warmstart.data import PackedBlocks, cache, read_corpus, split_blocks, token_ids
+from warmstart.data import PackedBlocks, cache, read_corpus, split_blocks, token_ids, unigram_ppl
 from warmstart.errors import DataError
 from warmstart.tokenizers import build_tokenizer
 
@@ -91,3 +91,17 @@ def test_split_blocks_holds_out_the_tail():
 def test_corpus_too_small():
     with pytest.raises(DataError, match=r"corpus too small: 19 tokens < 2 blocks of max_len \(10\)"):
         split_blocks(np.arange(19), 10, 0.1)
+
+
+def test_unigram_ppl_is_the_context_blind_perplexity_of_the_val_blocks():
+    # train blocks: tokens 5,5,5,6 (+ skipped special 1); val: 5,6. Add-one over a vocabulary of 8 ids.
+    ids = np.array([5, 5, 1, 5, 6, 1, 5, 6], dtype=np.uint16)
+    train, val = PackedBlocks(ids, 2, 0, 3), PackedBlocks(ids, 2, 3, 4)
+    p5, p6 = (3 + 1) / (4 + 8), (1 + 1) / (4 + 8)
+    assert unigram_ppl(train, val, vocab_size=8, skip=[1]) == pytest.approx(np.exp(-(np.log(p5) + np.log(p6)) / 2))
+    # An unseen val token (7) still has a finite probability; with val = train, ids 2 and 3 (2 of 4 training
+    # tokens each, of a 4-id vocabulary) get (2 + 1) / (4 + 4).
+    flat = np.array([2, 3, 2, 3, 7, 7], dtype=np.uint16)
+    assert unigram_ppl(PackedBlocks(flat, 2, 0, 2), PackedBlocks(flat, 2, 2, 3), vocab_size=8) > 1
+    assert unigram_ppl(PackedBlocks(flat, 2, 0, 2), PackedBlocks(flat, 2, 0, 2), vocab_size=4) == \
+        pytest.approx(np.exp(-np.log(3 / 8)))

@@ -47,12 +47,17 @@ def ws(*args, check=True):
 
 def test_lifecycle(workspace):
     root = workspace
-    ws("pretrain", root / "pre.yaml")
+    out = ws("pretrain", root / "pre.yaml")
     pre = root / "runs" / "pre"
     assert (pre / "checkpoints" / "latest").read_text() == "step_000012"
     assert (pre / "tokenizer" / "tokenizer.json").is_file()
     result = json.loads((pre / "result.json").read_text())
     assert result["val"]["ppl"] > 1 and result["steps"] == 12
+    # The context-blind yardstick: 12 steps of MLM are no better than token frequencies, and it says so.
+    assert result["unigram_ppl"] > 1
+    assert f"for token frequencies alone (unigram; ratio {result['val']['ppl'] / result['unigram_ppl']:.2f})" \
+        in out.stdout + out.stderr
+    assert "learned little beyond token frequencies" in out.stdout + out.stderr
 
     # quantize takes fine-tunes only: one line, exit 2.
     bad = ws("quantize", pre, check=False)

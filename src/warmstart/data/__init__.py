@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from warmstart.data.cache import PackedBlocks, split_blocks, token_ids
+from warmstart.data.cache import PackedBlocks, split_blocks, token_ids, unigram_ppl
 from warmstart.data.demo import demo_sentiment_records
 from warmstart.data.splits import Splits, budget_count, split_records, stratified_order
 from warmstart.data.tagged import hebrew_ner_records, read_tagged
@@ -94,4 +94,5 @@ def load_labeled(cfg: LabeledTextData | DemoSentimentData | TaggedTextData | Heb
 __all__ = [
     "SOURCES", "PackedBlocks", "Splits", "budget_count", "demo_sentiment_records", "load_corpus", "load_labeled",
     "read_corpus", "read_labeled", "split_blocks", "split_records", "stratified_order", "token_ids",
+    "unigram_ppl",
 ]

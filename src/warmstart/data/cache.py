@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -165,3 +165,20 @@ def split_blocks(ids: np.ndarray, block_len: int, val_frac: float) -> tuple[Pack
     n_val = max(1, round(val_frac * n)) if val_frac > 0 else 0
     n_val = min(n_val, n - 1)  # always keep at least one training block
     return PackedBlocks(ids, block_len, 0, n - n_val), PackedBlocks(ids, block_len, n - n_val, n)
+
+
+def unigram_ppl(train: PackedBlocks, val: PackedBlocks, vocab_size: int, skip: Iterable[int] = ()) -> float:
+    """Perplexity on val's tokens of a unigram model fit on train's (add-one smoothed over the vocabulary):
+    the score of a language model that ignores the context and predicts token frequencies. Ids in `skip`
+    (special tokens the objective never predicts) count on neither side. A pretrained LM whose validation
+    perplexity is not far below this has learned little beyond frequencies."""
+
+    def tokens(b: PackedBlocks) -> np.ndarray:
+        t = np.asarray(b.ids[b.start_block * b.block_len : b.end_block * b.block_len], dtype=np.int64)
+        return t[~np.isin(t, list(skip))]
+
+    tr, va = tokens(train), tokens(val)
+    if not len(va):
+        return float("nan")
+    counts = np.bincount(tr, minlength=max(vocab_size, int(va.max()) + 1)).astype(np.float64)
+    return float(np.exp(-np.log((counts[va] + 1.0) / (len(tr) + len(counts))).mean()))
