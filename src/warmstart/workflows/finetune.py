@@ -45,17 +45,15 @@ def load_finetuned(cfg: FinetuneConfig, ckpt: Path) -> tuple[torch.nn.Module, St
 
 
 def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ckpt: Path | None = None,
-                     ckpt_for_weights: Path | None = None, module: torch.nn.Module | None = None, say=print):
+                     module: torch.nn.Module | None = None, say=print):
     """Data, inputs and module for a fine-tune config (shared by finetune, evaluate and lr_find).
-    With ckpt_for_weights, the module of that checkpoint; with module, that module (evaluate of a
-    run, e.g. a quantized one). Returns (splits, inputs, module, lineage)."""
+    With `module` (a finished run's, from inference.finetuned_module), that module and the run's
+    saved preprocessor (evaluate). Returns (splits, inputs, module, lineage)."""
     inputs = open_inputs(cfg.data)
     is_cls = cfg.task.kind == "classification"
     records, splits = inputs.read_labeled(cfg.run.seed, stratify=is_cls)
-    if ckpt_for_weights is not None or module is not None:  # evaluate: rebuild exactly what was trained
+    if module is not None:  # evaluate: exactly what was trained
         inputs.load(run_dir)
-        if module is None:
-            module, _ = load_finetuned(cfg, ckpt_for_weights)
         return splits, inputs, module, None
     source = getattr(cfg.data, "path", None) or f"data.kind={cfg.data.kind}"
     if is_cls and not cfg.task.multilabel:  # one class "trains" to a perfect, meaningless score
