@@ -9,10 +9,9 @@ import torch
 from warmstart.checkpoint.io import resolve_checkpoint
 from warmstart.config.schema import WORD_VECTOR_KINDS, FinetuneConfig
 from warmstart.errors import ConfigError, DataError
-from warmstart.evaluation import evaluate as run_eval
 from warmstart.inputs import open_inputs
 from warmstart.runs import load_run_config, set_threads
-from warmstart.workflows.common import metrics_by_group, ordered_batches
+from warmstart.workflows.common import evaluate_on, metrics_by_group, ordered_batches
 from warmstart.workflows.finetune import load_finetuned, prepare_finetune
 from warmstart.workflows.pretrain import pretrain_objective
 from warmstart.workflows.quantize import is_quantized, load_quantized
@@ -38,13 +37,12 @@ def evaluate(run_dir: str | Path, split: str = "test", by_group: bool = False) -
         if split != "val":
             raise ConfigError(f"--split {split}: a pretraining run has only a 'val' split")
         module, val_set = pretrain_objective(cfg, run_dir, resolve_checkpoint(run_dir))
-        return run_eval(module, ordered_batches(val_set, cfg.train.batch_size), cfg.train.precision)
+        return evaluate_on(module, val_set, cfg.train)
     if split not in ("train", "val", "test"):
         raise ConfigError(f"--split {split}: expected one of train, val, test")
     splits, inputs, module, _ = prepare_finetune(cfg, run_dir, module=finetuned_module(run_dir, cfg))
     records = getattr(splits, split)
-    metrics = run_eval(module, ordered_batches(inputs.labeled_set(records, module), cfg.train.batch_size),
-                       cfg.train.precision)
+    metrics = evaluate_on(module, inputs.labeled_set(records, module), cfg.train)
     if by_group:
         metrics["by_group"] = metrics_by_group(module, inputs, records, cfg.train)
     return metrics
