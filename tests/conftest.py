@@ -83,3 +83,26 @@ def _tiny_finetune_config(csv_path, out_dir, **sections):
     for key, value in sections.items():
         raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) and key in ("train", "run") else value
     return FinetuneConfig.model_validate(raw)
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_dir():
+    """A factory: make_dir(folder, texts) writes a tiny HF-format BERT (1 layer, 32 wide, random weights)
+    with a WordPiece tokenizer trained on `texts` into `folder` (config.json, model.safetensors,
+    tokenizer files), the shape of a public checkpoint such as MiniLM. Returns the folder."""
+
+    def make_dir(folder, texts):
+        from transformers import BertConfig, BertModel
+
+        from warmstart.config.schema import WordPieceTokenizer
+        from warmstart.tokenizers import build_tokenizer
+
+        torch.manual_seed(0)
+        tok = build_tokenizer(WordPieceTokenizer(vocab_size=120), list(texts))
+        bert = BertModel(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                    intermediate_size=64, max_position_embeddings=64, pad_token_id=tok.pad_token_id))
+        bert.save_pretrained(str(folder))
+        tok.save_pretrained(str(folder))
+        return folder
+
+    return make_dir

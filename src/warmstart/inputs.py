@@ -129,9 +129,11 @@ class TextInputs:
         # Tokenize once into a memory-mapped cache, then cut fixed-length blocks (no padding).
         cache_dir = cfg.data.cache_dir or Path(cfg.run.out_dir) / ".cache" / "tokens"
         ids = data.token_ids(docs, self.tokenizer, cache_dir)
-        train, val = data.split_blocks(ids, cfg.data.max_len, cfg.data.val_frac)
+        train, val = data.split_blocks(ids, cfg.data.max_len, cfg.data.block_val_frac)
         say(f"corpus: {len(docs):,} documents, {len(ids):,} tokens -> {len(train):,} train / {len(val):,} val "
             f"blocks of {cfg.data.max_len}")
+        self.corpus = {"documents": len(docs), "tokens": len(ids), "train_blocks": len(train), "val_blocks": len(val),
+                       "block_len": cfg.data.max_len}
         if cfg.objective.kind in ("masked_lm", "causal_lm"):
             # What a context-blind LM scores on the validation blocks: the yardstick for the final val ppl.
             # The MLM never predicts [CLS]/[SEP]/padding, so they count on neither side.

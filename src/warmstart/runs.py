@@ -102,6 +102,20 @@ def load_run_config(run_dir: Path):
     return verb, parse_config(body, verb, str(path))
 
 
+def split_warning(init: str, data_cfg, stratify: bool) -> str | None:
+    """A warning line when the pretraining run `init` (a run or checkpoint directory) read the training
+    pool of the labeled set `data_cfg` fine-tunes on under another split (data.pools.split_mismatch);
+    None otherwise, also when `init` is not a readable pretraining run."""
+    from warmstart.checkpoint.io import resolve_checkpoint
+    from warmstart.data.pools import split_mismatch
+
+    try:
+        verb, pre_cfg = load_run_config(run_dir_of(resolve_checkpoint(init, prefer_best=False)))
+    except (CheckpointError, ConfigError):
+        return None
+    return split_mismatch(pre_cfg.data, data_cfg, stratify, init) if verb == "pretrain" else None
+
+
 def set_threads(n: int | None) -> None:
     """Use the cores this process may run on (cgroup/affinity aware), unless told otherwise."""
     torch.set_num_threads(n or max(len(os.sched_getaffinity(0)), 1))

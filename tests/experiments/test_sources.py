@@ -106,9 +106,10 @@ def test_bad_source_paths_exit_2_with_one_line(tmp_path):
 
 
 def test_minilm_name_without_the_extra_is_a_config_error(tmp_path, monkeypatch):
+    from warmstart.data import packaged
     from warmstart.experiments import sources
 
-    monkeypatch.setattr(sources, "minilm_dir", lambda: None)
+    monkeypatch.setattr(packaged, "minilm_dir", lambda: None)
     cfg = parse_config(body(tmp_path, sources={"m": {"hf": "minilm"}, "s": {"scratch": "m"}}), "compare", "c")
     with pytest.raises(ConfigError, match=r"sources.m: hf: minilm needs the optional extra.*warmstart\[minilm\]"):
         sources.resolve_sources(cfg.sources)

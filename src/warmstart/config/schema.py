@@ -34,6 +34,7 @@ from warmstart.config.sections.data import (  # noqa: F401
     SklearnTableData,
     TaggedTextData,
     TagScheme,
+    TaskTextData,
     _check_budget,
 )
 from warmstart.config.sections.models import (  # noqa: F401
@@ -119,6 +120,16 @@ def _check_schedule(schedule, train: TrainSection, optim=None) -> None:
                          "micro-batches of train.batch_size); leave it at 1")
 
 
+def _init_hf_is_model(raw):
+    """`init: {hf: PATH}` (continue from a Hugging Face checkpoint, as compare's sources write it) is
+    `model: {kind: hf, path: PATH}`."""
+    if isinstance(raw, dict) and isinstance(raw.get("init"), dict) and list(raw["init"]) == ["hf"]:
+        if raw.get("model") is not None:
+            raise ValueError("give either init (here {hf: PATH}) or model, not both")
+        raw = {**raw, "init": None, "model": {"kind": "hf", "path": raw["init"]["hf"]}}
+    return raw
+
+
 class PretrainConfig(Section):
     """`warmstart pretrain`: train a backbone with a self-supervised objective."""
 
@@ -129,11 +140,17 @@ class PretrainConfig(Section):
     model: Model | None = Field(None, description="Backbone architecture (omit when init is given). Word-vector "
                                 "objectives: an optional kind=embedding backbone the vectors are saved into "
                                 "(default: the mean encoder).")
-    init: str | None = Field(None, description="Continue from a warmstart run or checkpoint directory.")
+    init: str | None = Field(None, description="Continue from a warmstart run or checkpoint directory "
+                             "({hf: PATH} = model: {kind: hf, path: PATH}).")
     objective: Annotated[Objective | WordVecObjective, Field(discriminator="kind")]
     optim: Optim = AdamWOptim()
     schedule: Schedule = WarmupCosineSchedule()
     train: TrainSection = TrainSection()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _init_hf(cls, raw):
+        return _init_hf_is_model(raw)
 
     @model_validator(mode="after")
     def _check(self):
@@ -177,7 +194,8 @@ class FinetuneConfig(Section):
     data: FinetuneData
     tokenizer: Tokenizer | None = Field(None, description="Tokenizer (default: the one saved with init or model.path).")
     model: Model | None = Field(None, description="Backbone architecture when not starting from init.")
-    init: str | None = Field(None, description="A warmstart pretraining run or checkpoint directory to start from.")
+    init: str | None = Field(None, description="A warmstart pretraining run or checkpoint directory to start from "
+                             "({hf: PATH} = model: {kind: hf, path: PATH}).")
     init_weights: Literal["pretrained", "random"] = Field(
         "pretrained",
         description="random = same architecture and tokenizer as init, freshly initialized (the scratch baseline).",
@@ -187,6 +205,11 @@ class FinetuneConfig(Section):
     optim: Optim = AdamWOptim()
     schedule: Schedule = WarmupCosineSchedule()
     train: TrainSection = TrainSection()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _init_hf(cls, raw):
+        return _init_hf_is_model(raw)
 
     @model_validator(mode="after")
     def _check(self):

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         HebrewNERData,
         LabeledTextData,
         TaggedTextData,
+        TaskTextData,
     )
 
 
@@ -45,6 +46,15 @@ def _hebrew_corpus(cfg: HebrewCorpusData) -> list[str]:
     from warmstart.config.schema import HebrewNERData
 
     pool = split_records(hebrew_ner_records(), HebrewNERData(), seed=0, stratify=False).train
+    return [r["text"] for r in pool]
+
+
+def _task_text(cfg: TaskTextData) -> list[str]:
+    """Text of a labeled file's training pool, split as a fine-tune with cfg's split fields splits it
+    (TaskTextData.labeled() is that fine-tune's data section): task-adaptive pretraining."""
+    labeled = cfg.labeled()
+    pool = split_records(read_labeled(labeled.path, labeled.text_field, labeled.label_field), labeled, seed=0,
+                         stratify=cfg.stratify).pool
     return [r["text"] for r in pool]
 
 
@@ -71,14 +81,15 @@ SOURCES = {
     "labeled_text": _labeled,
     "demo_sentiment": _demo_sentiment,
     "hebrew_corpus": _hebrew_corpus,
+    "task_text": _task_text,
     "tagged_text": _tagged,
     "hebrew_ner": _hebrew_ner,
 }
-_UNLABELED = {"corpus", "demo_corpus", "hebrew_corpus"}
+_UNLABELED = {"corpus", "demo_corpus", "hebrew_corpus", "task_text"}
 
 
-def load_corpus(cfg: CorpusData | DemoCorpusData) -> list[str]:
-    """Documents (non-empty strings) for pretraining; cfg is schema.CorpusData or DemoCorpusData."""
+def load_corpus(cfg: CorpusData | DemoCorpusData | TaskTextData | HebrewCorpusData) -> list[str]:
+    """Documents (non-empty strings) for pretraining, from an unlabeled data section."""
     if cfg.kind not in _UNLABELED:
         raise TypeError(f"load_corpus needs an unlabeled data section, got kind={cfg.kind}")
     return SOURCES[cfg.kind](cfg)

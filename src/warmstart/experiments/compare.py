@@ -23,6 +23,7 @@ from warmstart.errors import ConfigError
 from warmstart.evaluation.metrics import higher_is_better
 from warmstart.experiments.baselines import BaselineCell, run_baseline
 from warmstart.experiments.sources import StartingPoint, check_sources, finetune_fields, resolve_sources
+from warmstart.runs import split_warning
 
 FORMAT_VERSION = 1
 
@@ -93,6 +94,10 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
     # Every source path is checked before the first cell runs: a typo is one line, not a failed grid.
     points = starting_points(cfg)
     check_sources(points, "sources" if cfg.sources is not None else "pretrained")
+    # A run that pretrained on this file's training pool under another split saw some test text: say so once.
+    runs = [sp.path for sp in points.values() if sp.kind == "run"]
+    for warning in filter(None, (split_warning(r, cfg.data, cfg.task.kind == "classification") for r in runs)):
+        say(warning)
     compare_dir = Path(cfg.run.out_dir) / cfg.run.name
     compare_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(compare_dir / "compare_config.json", cfg.model_dump(mode="json"))

