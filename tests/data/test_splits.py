@@ -83,6 +83,13 @@ def test_max_val_caps_validation_deterministically():
     assert Counter(r["label"] for r in a.val)["a"] >= 10  # still roughly proportional
 
 
+def test_max_test_caps_test_and_leaves_the_pool_alone():
+    full, capped = split_records(_records(), _cfg(), 0, True), split_records(_records(), _cfg(max_test=15), 3, True)
+    assert len(capped.test) == 15 and set(_texts(capped.test)) < set(_texts(full.test))
+    assert _texts(capped.pool) == _texts(full.pool) and _texts(capped.val) == _texts(full.val)
+    assert Counter(r["label"] for r in capped.test)["a"] >= 7  # still roughly proportional
+
+
 def test_unstratified_split_for_regression_labels():
     records = [{"text": str(i), "label": float(i)} for i in range(50)]
     s = split_records(records, _cfg(label_budget=0.5), seed=0, stratify=False)

@@ -276,6 +276,16 @@ class Arm(Section):
                                  "pretraining run's weights; scratch = same architecture, random init.")
     strategy: Strategy = Field(FullStrategy(), description="Fine-tuning strategy of this arm (ignored by "
                                "baseline sources).")
+    lr: float | None = Field(None, gt=0, description="This arm's optim.lr (null = the compare's), e.g. a lower "
+                             "LR for a large pretrained model than for a tiny scratch one.")
+    max_steps: int | None = Field(None, ge=1, description="This arm's train.max_steps (null = the compare's).")
+    label_budgets: list[int | float | Literal["all"] | None] | None = Field(
+        None, min_length=1, description="Run this arm only at these of the compare's label_budgets (null = all), "
+        "e.g. to keep a costly arm to the small budgets.")
+
+    def runs_at(self, budget: int | float | None) -> bool:
+        """Whether this arm has cells at `budget` (a CompareConfig.budget_list() entry)."""
+        return self.label_budgets is None or budget in [None if b == "all" else b for b in self.label_budgets]
 
     @model_validator(mode="after")
     def _check(self):
@@ -340,6 +350,15 @@ class CompareConfig(Section):
         budgets = self.budget_list()
         if len(set(budgets)) != len(budgets):
             raise ValueError(f"label_budgets: each budget must appear once, got {self.label_budgets}")
+        warmup = getattr(self.schedule, "warmup_steps", 0)
+        for arm in self.arms or []:
+            extra = [b for b in arm.label_budgets or [] if (None if b == "all" else b) not in budgets]
+            if extra:
+                raise ValueError(f"arms: arm {arm.name!r}: label_budgets {extra} are not in label_budgets "
+                                 f"{self.label_budgets}")
+            if arm.max_steps is not None and warmup and warmup >= arm.max_steps:
+                raise ValueError(f"arms: arm {arm.name!r}: max_steps ({arm.max_steps}) must be > "
+                                 f"schedule.warmup_steps ({warmup})")
         return self
 
     def source_map(self) -> dict:

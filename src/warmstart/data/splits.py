@@ -113,7 +113,7 @@ def split_records(records: list, cfg: FinetuneData, seed: int, stratify: bool) -
 
     Args:
         records: dicts with a "label" key (any hashable label when stratify=True).
-        cfg: has val_frac, test_frac, split_seed, label_budget and max_val (config.sections.data._Splits).
+        cfg: has val_frac, test_frac, split_seed, label_budget, max_val and max_test (config.sections.data._Splits).
         seed: the run seed; it picks the label-budget subset only.
         stratify: keep class proportions in every split and in the budget subset (classification).
 
@@ -134,6 +134,8 @@ def split_records(records: list, cfg: FinetuneData, seed: int, stratify: bool) -
     test_idx, val_idx, pool_idx = order[:n_test], order[n_test : n_test + n_val], np.sort(order[n_test + n_val :])
     if cfg.max_val is not None:
         val_idx = val_idx[: cfg.max_val]  # a prefix of a stratified order is itself stratified
+    if cfg.max_test is not None:
+        test_idx = test_idx[: cfg.max_test]
 
     # 2) The label budget: the first k of one seeded ordering of the pool, so budgets are nested.
     k = budget_count(cfg.label_budget, len(pool_idx))

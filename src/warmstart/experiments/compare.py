@@ -48,7 +48,11 @@ def cell_configs(cfg: CompareConfig, compare_dir: Path,
     cells = []
     for budget in cfg.budget_list():
         for arm in cfg.grid_arms():
+            if not arm.runs_at(budget):
+                continue
             sp = points[arm.source_name]
+            optim = cfg.optim if arm.lr is None else cfg.optim.model_copy(update={"lr": arm.lr})
+            arm_train = train if arm.max_steps is None else train.model_copy(update={"max_steps": arm.max_steps})
             for seed in cfg.seeds:
                 name = f"{arm.name}_b{_budget_tag(budget)}_s{seed}"
                 data = cfg.data.model_copy(update={"label_budget": budget})
@@ -60,8 +64,8 @@ def cell_configs(cfg: CompareConfig, compare_dir: Path,
                     continue
                 ft = FinetuneConfig(
                     run=RunSection(name=name, out_dir=str(compare_dir / "cells"), seed=seed), data=data,
-                    **finetune_fields(sp), task=cfg.task, strategy=arm.strategy, optim=cfg.optim,
-                    schedule=cfg.schedule, train=train,
+                    **finetune_fields(sp), task=cfg.task, strategy=arm.strategy, optim=optim,
+                    schedule=cfg.schedule, train=arm_train,
                 )
                 cells.append(({**record, "strategy": arm.strategy.kind}, ft))
     return cells
@@ -105,7 +109,7 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
     if jobs > 1 and threads is None:  # parallel cells split the cores instead of oversubscribing them
         threads = max(len(os.sched_getaffinity(0)) // jobs, 1)
     cells = cell_configs(cfg, compare_dir, threads)
-    say(f"compare: {len(cells)} cells ({len(cfg.grid_arms())} arms × {len(cfg.label_budgets)} budgets × "
+    say(f"compare: {len(cells)} cells ({len(cfg.grid_arms())} arms × up to {len(cfg.label_budgets)} budgets × "
         f"{len(cfg.seeds)} seeds) -> {compare_dir}")
 
     results: list[dict | None] = [None] * len(cells)

@@ -50,6 +50,9 @@ class _Splits(Section):
         "Sampled stratified by run.seed from the training pool.",
     )
     max_val: int | None = Field(None, ge=1, description="Cap on validation examples (null = all).")
+    max_test: int | None = Field(None, ge=1, description="Cap on test examples (null = all): a stratified part "
+                                 "of the test split, so the training pool is unchanged (a shorter test pass for "
+                                 "large models, at a wider interval).")
 
     @model_validator(mode="after")
     def _check(self):
