@@ -64,6 +64,8 @@ def test_structured_pruning_shrinks_and_reloads(finetuned, tmp_path, structured)
     assert sum(p.numel() for p in module.parameters()) == meta["params_after"]
     assert workflows.evaluate(out, "test") == result["test"]
     assert len(workflows.predict(out, TEXTS)) == 3
+    with pytest.raises(ConfigError, match="cannot describe .* use --format onnx"):
+        workflows.export(out, "hf")
 
 
 def test_head_pruning_keeps_the_kept_heads_outputs():

@@ -77,6 +77,10 @@ class OnnxTask(nn.Module):
     def encode_targets(self, labels: list) -> torch.Tensor:
         return self.task.encode_targets(labels)
 
+    def align(self, tag_ids: list[int], word_of: list[int]):
+        """Token classification: tags onto subword positions (what the inputs' batch maker asks the task)."""
+        return self.task.align(tag_ids, word_of)
+
     def new_metrics(self):
         return self.task.new_metrics()
 
