@@ -104,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recover-lr", type=float, default=None, help="LR of the recovery (default the run's optim.lr)")
     p.add_argument("--out", default=None, help="new run directory (default RUN_DIR-pruned-<structured>-<percent>)")
 
+    p = sub.add_parser("bench-deploy", help="the deployment table: params, file MB, test metric and delta, batch-1 "
+                                            "latency p50/p95 and batch-32 throughput of a fine-tune and its variants")
+    p.add_argument("run_dir", help="the fine-tuned run (the reference row)")
+    p.add_argument("variants", nargs="*", help="variant runs: quantized, pruned, distilled (same data and task)")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads for every row (default 1)")
+    p.add_argument("--calls", type=int, default=300, help="timed batch-1 calls per row, after 10 warm-up (default 300)")
+    p.add_argument("--no-onnx", action="store_true", help="leave out the fp32 onnxruntime row (the reference exported)")
+    p.add_argument("--out", default=None, help="also write the table as JSON to this file")
+
     p = sub.add_parser("config", help="validate, show, or explain a recipe")
     p.add_argument("action", choices=["validate", "show", "explain"])
     _add_config_args(p)
@@ -246,6 +255,13 @@ def _prune(args) -> None:
     prune(args.run_dir, args.sparsity, args.structured, args.recover_steps, args.out, args.recover_lr)
 
 
+def _bench_deploy(args) -> None:
+    from warmstart.workflows.bench_deploy import bench_deploy
+
+    bench_deploy(args.run_dir, args.variants, onnx=not args.no_onnx, threads=args.threads, calls=args.calls,
+                 out=args.out)
+
+
 def _config(args) -> None:
     from warmstart.config import infer_verb, load_config, read_yaml
     from warmstart.config.overrides import apply_overrides
@@ -291,5 +307,5 @@ def _demo(args) -> None:
 VERBS = {
     "pretrain": _pretrain, "finetune": _finetune, "compare": _compare, "lr-find": _lr_find, "evaluate": _evaluate,
     "predict": _predict, "report": _report, "export": _export, "quantize": _quantize, "prune": _prune,
-    "config": _config, "demo": _demo,
+    "bench-deploy": _bench_deploy, "config": _config, "demo": _demo,
 }
