@@ -109,3 +109,12 @@ def test_prune_bad_inputs(finetuned, tmp_path, capsys, tiny_text_csv, tiny_finet
     assert main(["prune", str(tmp_path / "pre")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("error: ") for line in err)
+
+
+def test_prune_a_lora_run_merges_the_adapters(tiny_text_csv, tiny_finetune_config, tmp_path):
+    cfg = tiny_finetune_config(tiny_text_csv, tmp_path, strategy={"kind": "lora", "r": 2, "alpha": 4})
+    workflows.finetune(cfg, say=lambda *_: None)
+    result = prune(tmp_path / "ft", 0.3, "none", out=tmp_path / "p", say=lambda *_: None)
+    assert abs(result["prune"]["sparsity_achieved"]["pruned_layers"] - 0.3) < 0.01  # no adapter layers among them
+    assert workflows.evaluate(tmp_path / "p", "test") == result["test"]
+    assert abs(_zero_fraction(tmp_path / "p") - 0.3) < 0.01
