@@ -209,7 +209,13 @@ def quantize(run_dir: str | Path, method: str = "dynamic-int8", backend: str | N
     start_variant(run_dir, out, "quantized_from")
     meta = {"method": method, "backend": backend, "source": str(run_dir.resolve()), "fp32_state_mb": round(fp32_mb, 4)}
     if backend == "onnxruntime":
-        from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+        from onnxruntime.quantization import (
+            QuantFormat,
+            QuantType,
+            quant_pre_process,
+            quantize_dynamic,
+            quantize_static,
+        )
 
         with tempfile.TemporaryDirectory() as tmp:
             fp32 = export_onnx(run_dir, Path(tmp)) / ONNX_FILE
@@ -222,9 +228,13 @@ def quantize(run_dir: str | Path, method: str = "dynamic-int8", backend: str | N
                 splits, inputs, _, _ = prepare_finetune(cfg, run_dir, module=module)
                 calib = inputs.labeled_set(splits.train[:calibration_examples], module)
                 names = json.loads((fp32.parent / "onnx.json").read_text(encoding="utf-8"))["inputs"]
+                # onnxruntime's recommended pre-processing (graph optimization + ONNX shape inference; its
+                # symbolic shape inference cannot resolve the exporter's dynamic sequence axis, so skipped).
+                ready = fp32.parent / "model.pre.onnx"
+                quant_pre_process(str(fp32), str(ready), skip_symbolic_shape=True)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    quantize_static(str(fp32), str(out / INT8_ONNX),
+                    quantize_static(str(ready), str(out / INT8_ONNX),
                                     CalibrationBatches(ordered_batches(calib, cfg.train.batch_size), names),
                                     quant_format=QuantFormat.QDQ, op_types_to_quantize=["MatMul", "Gemm"],
                                     per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
