@@ -81,12 +81,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("quantize", help="int8-quantize a fine-tuned run into a new run directory that evaluate and "
                                         "predict load; scores it on the test split")
     p.add_argument("run_dir")
-    p.add_argument("--method", default="dynamic-int8", choices=["dynamic-int8"],
-                   help="dynamic-int8: int8 Linear weights, activations quantized per batch")
-    p.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "torch"],
-                   help="onnxruntime (default: ONNX export + onnxruntime quantize_dynamic, a self-contained "
+    p.add_argument("--method", default="dynamic-int8", choices=["dynamic-int8", "static-int8", "weight-only-int8"],
+                   help="dynamic-int8 (default: int8 Linear weights, activations quantized per batch); static-int8 "
+                        "(activation ranges calibrated on training examples, onnxruntime QDQ); weight-only-int8 "
+                        "(int8 weights + per-channel scales, fp32 activations, torch)")
+    p.add_argument("--backend", default=None, choices=["onnxruntime", "torch"],
+                   help="dynamic-int8 only: onnxruntime (default: ONNX export + quantize_dynamic, a self-contained "
                         "model.int8.onnx) or torch (torch.ao quantize_dynamic, deprecated upstream)")
     p.add_argument("--out", default=None, help="new run directory (default RUN_DIR-<method>-<backend>)")
+
+    p = sub.add_parser("prune", help="magnitude-prune a fine-tuned run into a new run directory (optionally with a "
+                                     "short recovery fine-tune); scores it before and after")
+    p.add_argument("run_dir")
+    p.add_argument("--sparsity", type=float, default=0.5,
+                   help="fraction of weights (none), attention heads (heads) or FFN neurons (neurons) removed per "
+                        "layer, in (0, 1) (default 0.5)")
+    p.add_argument("--structured", default="none", choices=["none", "heads", "neurons"],
+                   help="none (default: zero the smallest weights, same shapes); heads or neurons (BERT-style "
+                        "encoders: remove whole heads or FFN neurons, a smaller, faster model)")
+    p.add_argument("--recover-steps", type=int, default=0,
+                   help="fine-tuning steps after pruning, masks kept fixed (default 0 = none)")
+    p.add_argument("--recover-lr", type=float, default=None, help="LR of the recovery (default the run's optim.lr)")
+    p.add_argument("--out", default=None, help="new run directory (default RUN_DIR-pruned-<structured>-<percent>)")
+
+    p = sub.add_parser("bench-deploy", help="the deployment table: params, file MB, test metric and delta, batch-1 "
+                                            "latency p50/p95 and batch-32 throughput of a fine-tune and its variants")
+    p.add_argument("run_dir", help="the fine-tuned run (the reference row)")
+    p.add_argument("variants", nargs="*", help="variant runs: quantized, pruned, distilled (same data and task)")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads for every row (default 1)")
+    p.add_argument("--calls", type=int, default=300, help="timed batch-1 calls per row, after 10 warm-up (default 300)")
+    p.add_argument("--no-onnx", action="store_true", help="leave out the fp32 onnxruntime row (the reference exported)")
+    p.add_argument("--out", default=None, help="also write the table as JSON to this file")
 
     p = sub.add_parser("config", help="validate, show, or explain a recipe")
     p.add_argument("action", choices=["validate", "show", "explain"])
@@ -228,6 +253,19 @@ def _quantize(args) -> None:
     quantize(args.run_dir, args.method, args.backend, args.out)
 
 
+def _prune(args) -> None:
+    from warmstart.workflows.prune import prune
+
+    prune(args.run_dir, args.sparsity, args.structured, args.recover_steps, args.out, args.recover_lr)
+
+
+def _bench_deploy(args) -> None:
+    from warmstart.workflows.bench_deploy import bench_deploy
+
+    bench_deploy(args.run_dir, args.variants, onnx=not args.no_onnx, threads=args.threads, calls=args.calls,
+                 out=args.out)
+
+
 def _config(args) -> None:
     from warmstart.config import infer_verb, load_config, read_yaml
     from warmstart.config.overrides import apply_overrides
@@ -277,5 +315,6 @@ def _demo(args) -> None:
 
 VERBS = {
     "pretrain": _pretrain, "finetune": _finetune, "compare": _compare, "lr-find": _lr_find, "evaluate": _evaluate,
-    "predict": _predict, "report": _report, "export": _export, "quantize": _quantize, "config": _config, "demo": _demo,
+    "predict": _predict, "report": _report, "export": _export, "quantize": _quantize, "prune": _prune,
+    "bench-deploy": _bench_deploy, "config": _config, "demo": _demo,
 }

@@ -104,7 +104,8 @@ def test_run_all_summarizes(results):
 
 
 def test_deploy_json(tmp_path):
-    """benchmarks/deploy.py --quick: one row per variant, with the int8 files smaller than fp32 ONNX."""
+    """benchmarks/deploy.py --quick: one row per variant (fp32, ONNX, 3 int8 methods, 3 prunings), the int8
+    files smaller than fp32 ONNX, structured pruning with fewer parameters."""
     pytest.importorskip("onnxruntime", reason="the deploy extra (onnx, onnxscript, onnxruntime) is not installed")
     pytest.importorskip("onnxscript", reason="the deploy extra (onnx, onnxscript, onnxruntime) is not installed")
     import torch
@@ -116,8 +117,16 @@ def test_deploy_json(tmp_path):
         torch.set_num_threads(threads)
     doc = _load(tmp_path, "deploy")
     rows = {r["variant"]: r for r in doc["rows"]}
-    assert set(rows) == {"fp32 (torch)", "fp32 (onnxruntime)", "dynamic int8 (onnxruntime)", "dynamic int8 (torch.ao)"}
+    assert set(rows) == {"fine-tuned fp32 (torch)", "fp32 (onnxruntime)", "dynamic-int8 (onnxruntime)",
+                         "dynamic-int8 (torch)", "static-int8 (onnxruntime)", "weight-only-int8 (torch)",
+                         "pruned unstructured 50%, 2 recovery steps", "pruned heads 50%, 2 recovery steps",
+                         "pruned neurons 50%, 2 recovery steps"}
     for r in rows.values():
         assert r["p50_ms"] > 0 and r["p95_ms"] >= r["p50_ms"] and r["batch32_per_s"] > 0 and r["file_mb"] > 0
-    assert rows["fp32 (onnxruntime)"]["acc_delta"] == pytest.approx(0.0)  # the same model, another runtime
-    assert rows["dynamic int8 (onnxruntime)"]["file_mb"] < rows["fp32 (onnxruntime)"]["file_mb"]
+        assert r["n_test"] == rows["fine-tuned fp32 (torch)"]["n_test"]
+    assert rows["fp32 (onnxruntime)"]["delta"] == pytest.approx(0.0)  # the same model, another runtime
+    for name in ("dynamic-int8 (onnxruntime)", "static-int8 (onnxruntime)"):
+        assert rows[name]["file_mb"] < rows["fp32 (onnxruntime)"]["file_mb"]
+    assert rows["weight-only-int8 (torch)"]["file_mb"] < rows["fine-tuned fp32 (torch)"]["file_mb"]
+    assert rows["pruned heads 50%, 2 recovery steps"]["params"] < rows["fine-tuned fp32 (torch)"]["params"]
+    assert doc["machine"]["load_average"] and "cpu_flags" in doc

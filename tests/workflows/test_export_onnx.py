@@ -46,3 +46,47 @@ def test_onnx_needs_a_finetune(tmp_path):
     assert "\n" not in str(e.value)
     with pytest.raises(ConfigError, match="--format nope: expected one of hf, hf-backbone, onnx"):
         workflows.export(tmp_path / "run", "nope")
+
+
+def test_onnx_token_classification(tmp_path):
+    """(B, T, C) tag logits: parity on real sentences of several lengths; a quantized tagger predicts through
+    evaluate and predict (OnnxTask hands the logits to the task's own decoding)."""
+    import random
+
+    from warmstart.config.schema import FinetuneConfig
+    from warmstart.workflows.onnx import ort_logits, ort_session
+    from warmstart.workflows.quantize import quantize
+
+    rng = random.Random(0)
+    rows = []
+    for _ in range(60):
+        tokens = rng.choices(["we", "saw", "it", "in", "the", "park"], k=rng.randint(2, 5))
+        tokens.append(rng.choice(["Oslo", "Lima"]))
+        rows.append(json.dumps({"tokens": tokens, "tags": ["O"] * (len(tokens) - 1) + ["B-LOC"]}))
+    (tmp_path / "tagged.jsonl").write_text("\n".join(rows) + "\n")
+    cfg = FinetuneConfig.model_validate({
+        "run": {"name": "tag", "out_dir": str(tmp_path)},
+        "data": {"kind": "tagged_text", "path": str(tmp_path / "tagged.jsonl"), "format": "jsonl", "max_len": 16},
+        "tokenizer": {"kind": "wordpiece", "vocab_size": 100},
+        "model": {"kind": "transformer", "arch": "bert", "size": "tiny", "n_layers": 1, "d_model": 32, "n_heads": 2},
+        "task": {"kind": "token_classification"}, "optim": {"kind": "adamw", "lr": 3e-3},
+        "train": {"max_steps": 20, "batch_size": 8, "eval_every": 20, "progress": False},
+    })
+    workflows.finetune(cfg, say=lambda *_: None)
+    run = tmp_path / "tag"
+    out = workflows.export(run, "onnx", tmp_path / "onnx")
+    meta = json.loads((out / "onnx.json").read_text())
+    assert meta["task"] == "token_classification" and meta["parity"]["max_abs_diff"] <= 1e-4
+
+    sentences = ["we saw Oslo", "in the park it we saw Lima", "Lima"]
+    module, inputs, _ = workflows.load_predictor(run)
+    batch = next(iter(workflows.common.ordered_batches(inputs.predict_set(sentences), 3)))
+    with torch.no_grad():
+        expected = module.logits(batch)  # (3, T, C)
+    got = ort_logits(ort_session(out / "model.onnx"), batch)
+    assert got.shape == expected.shape and got.dim() == 3 and float((got - expected).abs().max()) <= 1e-4
+
+    result = quantize(run, "dynamic-int8", out=tmp_path / "q", say=lambda *_: None)
+    assert workflows.evaluate(tmp_path / "q", "test") == result["test"]
+    preds = workflows.predict(tmp_path / "q", sentences)
+    assert [len(p["tags"]) for p in preds] == [3, 7, 1]

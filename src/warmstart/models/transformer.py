@@ -55,6 +55,17 @@ def model_from_config(config) -> nn.Module:
     return AutoModel.from_config(config)
 
 
+def _sliced(linear: nn.Linear, index: torch.Tensor, dim: int) -> nn.Linear:
+    """A copy of `linear` keeping output rows (dim 0) or input columns (dim 1) `index`."""
+    weight = linear.weight.detach().index_select(dim, index)
+    out = nn.Linear(weight.shape[1], weight.shape[0], bias=linear.bias is not None)
+    with torch.no_grad():
+        out.weight.copy_(weight)
+        if linear.bias is not None:
+            out.bias.copy_(linear.bias.detach() if dim == 1 else linear.bias.detach()[index])
+    return out
+
+
 @torch.compiler.disable  # a data-dependent branch: under torch.compile, a quiet graph break here
 def _all_ones(mask: torch.Tensor) -> bool:
     return bool(mask.all())
@@ -78,6 +89,7 @@ class TransformerBackbone(Backbone):
         self.causal = bool(cfg.model_type in ("gpt2", "gpt_neo", "gptj", "llama", "mistral", "qwen2")
                            or getattr(cfg, "is_decoder", False))
         self.max_len = int(getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", 512))
+        self.shrunk: dict[str, list[int]] = {}  # per-layer kept heads / FFN neurons after structured pruning
 
     @classmethod
     def build(cls, arch: str, size: str, vocab_size: int, max_len: int, special: dict[str, int | None],
@@ -131,7 +143,10 @@ class TransformerBackbone(Backbone):
         return [g for g in [before, *per_block, after] if g]
 
     def spec(self) -> dict[str, Any]:
-        return {"kind": self.kind, "hf_config": self.model.config.to_dict()}
+        spec = {"kind": self.kind, "hf_config": self.model.config.to_dict()}
+        if self.shrunk:  # a transformers config has one head count and one d_ff for all layers
+            spec["shrunk"] = self.shrunk
+        return spec
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "TransformerBackbone":
@@ -139,7 +154,40 @@ class TransformerBackbone(Backbone):
 
         cfg = dict(spec["hf_config"])
         config = AutoConfig.for_model(cfg.pop("model_type"), **cfg)
-        return cls(model_from_config(config))
+        backbone = cls(model_from_config(config))
+        shrunk = spec.get("shrunk") or {}
+        if shrunk:  # the same shapes as the pruned model (which rows survive is in the weights loaded next)
+            backbone.shrink([list(range(n)) for n in shrunk["heads"]], [list(range(n)) for n in shrunk["d_ff"]])
+        return backbone
+
+    def encoder_layers(self) -> list[nn.Module] | None:
+        """The blocks of a BERT-style encoder (attention.self.query/key/value, attention.output.dense,
+        intermediate.dense, output.dense), the layout `shrink` slices; None for other architectures."""
+        layers = getattr(getattr(self.model, "encoder", None), "layer", None)
+        if layers is None or not all(hasattr(b, "attention") and hasattr(b.attention, "self")
+                                     and hasattr(b.attention.self, "query") and hasattr(b, "intermediate")
+                                     for b in layers):
+            return None
+        return list(layers)
+
+    def shrink(self, heads: list[list[int]], neurons: list[list[int]]) -> None:
+        """Keep only the listed attention heads and FFN neurons of each encoder layer, slicing the Linear
+        layers (a smaller model, not a masked one). heads[i] / neurons[i]: sorted indices kept in layer i."""
+        for block, keep_heads, keep_ff in zip(self.encoder_layers(), heads, neurons, strict=True):
+            att = block.attention.self
+            d_head = att.attention_head_size
+            rows = torch.cat([torch.arange(h * d_head, (h + 1) * d_head) for h in keep_heads])
+            if len(keep_heads) != att.num_attention_heads:
+                att.query, att.key, att.value = (_sliced(lin, rows, 0) for lin in (att.query, att.key, att.value))
+                block.attention.output.dense = _sliced(block.attention.output.dense, rows, 1)
+                # Attention reshapes to (-1, d_head) and scales by d_head ** -0.5: only the count changes.
+                att.num_attention_heads, att.all_head_size = len(keep_heads), len(keep_heads) * d_head
+            if len(keep_ff) != block.intermediate.dense.out_features:
+                cols = torch.tensor(keep_ff)
+                block.intermediate.dense = _sliced(block.intermediate.dense, cols, 0)
+                block.output.dense = _sliced(block.output.dense, cols, 1)
+        self.shrunk = {"heads": [b.attention.self.num_attention_heads for b in self.encoder_layers()],
+                       "d_ff": [b.intermediate.dense.out_features for b in self.encoder_layers()]}
 
     @classmethod
     def tiny(cls, arch: str = "bert") -> "TransformerBackbone":

@@ -12,7 +12,11 @@ backbone, objective or task, strategy, loop, checkpoints - does not care which i
     inference.py  evaluate, predict
     export.py     export (HF format: a transformers classifier or the backbone; word vectors)
     onnx.py       export --format onnx, with the onnxruntime parity check
-    quantize.py   quantize (dynamic int8: onnxruntime or torch.ao) into a run dir evaluate/predict load
+    quantize.py   quantize (dynamic int8: onnxruntime or torch.ao; static int8: onnxruntime QDQ; weight-only
+                  int8: torch) into a run dir evaluate/predict load
+    prune.py      prune (magnitude: unstructured, or heads/FFN neurons sliced out) + recovery fine-tune
+    variants.py   what quantized and pruned run dirs share: the source check, its module, the new dir
+    bench_deploy.py  the deployment table: size, test metric, latency and throughput per variant
     lr_find.py    the LR range test
 """
 

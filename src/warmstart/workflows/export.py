@@ -61,6 +61,10 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
     if not hasattr(getattr(backbone, "model", None), "save_pretrained"):
         raise ConfigError(f"--format {fmt}: the {backbone.kind} backbone has no Hugging Face format; "
                           f"its weights are {ckpt / 'backbone.safetensors'} (spec in backbone.json)")
+    if getattr(backbone, "shrunk", None):  # structurally pruned (warmstart prune)
+        raise ConfigError(f"--format {fmt}: {run_dir} was pruned to per-layer head counts {backbone.shrunk['heads']} "
+                          f"and FFN widths {backbone.shrunk['d_ff']}, which a transformers config cannot describe "
+                          "(one of each for all layers); use --format onnx")
     # Build (and so check) the task model before anything is written.
     task_model = hf_task_model(backbone, module, cfg.task) if fmt == "hf" and module is not None else None
     out = Path(out) if out else run_dir / "export"
