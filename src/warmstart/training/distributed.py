@@ -53,6 +53,14 @@ class World:
         dist.all_reduce(t)
         return t.tolist()
 
+    def gather(self, obj) -> list:
+        """Every rank's `obj` (JSON-able), in rank order, on every rank; [obj] on one process."""
+        if not self.distributed:
+            return [obj]
+        out = [None] * self.size
+        dist.all_gather_object(out, obj)
+        return out
+
     def barrier(self) -> None:
         if self.distributed:
             dist.barrier()

@@ -105,10 +105,11 @@ def train(module: torch.nn.Module, run: Training, evaluate_val: Callable[[int | 
         monitor.value(evaluate_val(2))
 
     def checkpoint(best: bool) -> None:
+        # Every rank's RNG states go into rank 0's checkpoint: a collective, so all ranks take part.
+        state.capture_rng(world.gather if world.distributed else None)
         if save is None:
             return
         state.data, state.schedule, state.scaler = batches.state_dict(), schedule.state_dict(), scaler.state_dict()
-        state.capture_rng()
         save(state, best)
 
     bar = _progress(cfg, state.step) if world.is_main else None

@@ -81,7 +81,7 @@ def prepare_training(cfg: PretrainConfig | FinetuneConfig, module, strategy_cfg:
         state = TrainState.from_json(read_json(resume_ckpt / "state.json"))
         schedule.load_state_dict(state.schedule)
         batches.load_state_dict(state.data)
-        state.restore_rng()
+        state.restore_rng(world.rank, world.size)  # each rank its own (DDP)
         say(f"resuming {log_dir} from step {state.step}")
         log = MetricsLog(log_dir / "metrics.jsonl", resume_step=state.step, enabled=world.is_main)
     trainable, total = count_params(module)
