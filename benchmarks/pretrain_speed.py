@@ -17,7 +17,13 @@ load moves minute to minute; the ratio is the median over rounds of the paired p
                   --eager adds the same arm uncompiled.
   Trainer arms    transformers.Trainer on GPT2LMHeadModel / BertForMaskedLM holding the same weights,
                   with its defaults (adamw_torch, no compile), the same batch size, LR, clipping and
-                  precision; tokens/s between on_step_end callbacks.
+                  precision; tokens/s between on_step_end callbacks. In full mode also the same
+                  Trainer with torch_compile=True (its best CPU configuration, the fair peer of the
+                  compiled warmstart arm); every arm's ratio is reported against both Trainer arms.
+
+bf16 arms run only on CPUs with native bf16 (AVX512-BF16/AMX, training.precision.bf16_native()): elsewhere
+oneDNN emulates bf16 (a loop of bf16 2048^2 matmuls did not finish in 10 minutes on an AVX2-only machine),
+so by default they are skipped and the table says so; --precisions bf16 asks for them anyway.
 
 Every arm first runs one untimed warm-up chunk (compilation, recompiles, allocator warm-up); then
 in every chunk the first step is not timed either.
@@ -46,6 +52,7 @@ from pathlib import Path
 import torch
 
 import common
+from warmstart.training.precision import bf16_native
 
 FULL = dict(n_layers=6, d_model=256, n_heads=4, max_len=256, vocab_size=8000, batch_size=8)
 QUICK = dict(n_layers=2, d_model=64, n_heads=2, max_len=32, vocab_size=400, batch_size=4)
@@ -145,10 +152,11 @@ class WarmstartArm:
 
 
 class TrainerArm:
-    def __init__(self, name: str, arch: str, corpus: Corpus, source: WarmstartArm, precision: str, tmp: Path):
+    def __init__(self, name: str, arch: str, corpus: Corpus, source: WarmstartArm, precision: str, tmp: Path,
+                 compile: bool = False):
         from transformers import BertForMaskedLM, DataCollatorForLanguageModeling, GPT2LMHeadModel, TrainerCallback
 
-        self.name, self.arch, self.precision, self.kind, self.compile = name, arch, precision, "trainer", False
+        self.name, self.arch, self.precision, self.kind, self.compile = name, arch, precision, "trainer", compile
         self.tmp, self.batch_size = tmp / name, source.cfg.train.batch_size
         # A copy: warmstart's compiled arm switches its own model's attention function (hash dropout).
         config = copy.deepcopy(source.module.backbone.model.config)
@@ -186,7 +194,7 @@ class TrainerArm:
             weight_decay=0.01, max_grad_norm=1.0, lr_scheduler_type="constant", logging_strategy="no",
             save_strategy="no", eval_strategy="no", report_to="none", use_cpu=True, dataloader_num_workers=0,
             disable_tqdm=True,
-            bf16=self.precision == "bf16", seed=self.round)
+            bf16=self.precision == "bf16", seed=self.round, torch_compile=self.compile)
         self.round += 1
         self.times.clear()
         out = Trainer(model=self.model, args=args, train_dataset=self.dataset, data_collator=self.collator,
@@ -235,6 +243,24 @@ def flops_per_token(module, objective: str, mask_prob: float, seq_len: int) -> f
     return 6 * (n_body + frac * n_head) + 12 * n_layers * d * seq_len
 
 
+def bench_precisions(requested: str | None, quick: bool, native_bf16: bool) -> tuple[list[str], dict[str, str]]:
+    """The precisions to run and {precision: why skipped}. Default: fp32 (quick) or fp32 and bf16 (full),
+    minus bf16 on a CPU without native bf16; an explicit --precisions list runs as asked."""
+    if requested:
+        return requested.split(","), {}
+    if quick:
+        return ["fp32"], {}
+    if native_bf16:
+        return ["fp32", "bf16"], {}
+    return ["fp32"], {"bf16": "this CPU has no native bf16 (AVX512-BF16/AMX), so oneDNN would emulate it, far slower "
+                              "than fp32 (pass --precisions fp32,bf16 to run it anyway)"}
+
+
+def paired_ratios(runs: list[dict], base: list[dict]) -> list[float]:
+    """Per-round tokens/s ratios of an arm to a baseline arm (same rounds, run alternately)."""
+    return [x["tokens_per_s"] / y["tokens_per_s"] for x, y in zip(runs, base, strict=True)]
+
+
 def main(argv: list[str] | None = None) -> None:
     def extra(ap):
         ap.add_argument("--rounds", type=int, default=None, help="alternation rounds (default 6; quick 1)")
@@ -257,7 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     shape = QUICK if args.quick else FULL
     rounds = args.rounds or (1 if args.quick else 6)
     steps = args.steps or (3 if args.quick else 4)
-    precisions = (args.precisions or ("fp32" if args.quick else "fp32,bf16")).split(",")
+    precisions, skipped = bench_precisions(args.precisions, args.quick, bf16_native())
+    for note in skipped.values():
+        print(note, flush=True)
     compiled = not (args.quick or args.no_compile)
     n_peak = 256 if args.quick else 2048
 
@@ -277,7 +305,11 @@ def main(argv: list[str] | None = None) -> None:
                 if not compiled or args.eager:
                     arms.append(WarmstartArm(f"{arch} warmstart {prec} eager", corpus,
                                              make_config(arch, shape, tmp, corpus.path, prec, False, "fused"), tmp))
-                arms.append(TrainerArm(f"{arch} Trainer {prec}", arch, corpus, arms[-1], prec, tmp))
+                source = arms[-1]
+                arms.append(TrainerArm(f"{arch} Trainer {prec}", arch, corpus, source, prec, tmp))
+                if compiled:  # the fair peer of the compiled warmstart arm
+                    arms.append(TrainerArm(f"{arch} Trainer {prec} compiled", arch, corpus, source, prec, tmp,
+                                           compile=True))
             checks[f"{arch}_loss_parity_abs"] = parity(arms[0], arms[-1].model, corpus)
             fpt = flops_per_token(arms[0].module, arms[0].cfg.objective.kind, 0.15, shape["max_len"])
             for a in arms:
@@ -299,10 +331,11 @@ def main(argv: list[str] | None = None) -> None:
             for a in arms:
                 tps = [x["tokens_per_s"] for x in runs[a.name]]
                 waits = [x["data_wait_frac"] for x in runs[a.name] if x["data_wait_frac"] is not None]
-                # The paired baseline: the Trainer arm of the same precision, chunk by chunk.
-                base = next(b for b in arms if b.kind == "trainer" and b.precision == a.precision)
-                ratios = [x["tokens_per_s"] / y["tokens_per_s"]
-                          for x, y in zip(runs[a.name], runs[base.name], strict=True)]
+                # The paired baselines: the Trainer arms of the same precision (eager; compiled), chunk by chunk.
+                base = next(b for b in arms if b.kind == "trainer" and b.precision == a.precision and not b.compile)
+                peer = next((b for b in arms if b.kind == "trainer" and b.precision == a.precision and b.compile), None)
+                ratios = paired_ratios(runs[a.name], runs[base.name])
+                peer_ratios = paired_ratios(runs[a.name], runs[peer.name]) if peer else None
                 # Best step: other processes on the cores only ever slow a step down, so each arm's
                 # fastest step (over all rounds) is its least disturbed one.
                 best = a.tokens_per_step / min(t for x in runs[a.name] for t in x["step_s"])
@@ -311,7 +344,10 @@ def main(argv: list[str] | None = None) -> None:
                     "arch": arch, "arm": a.name, "runner": a.kind, "precision": a.precision, "compiled": a.compile,
                     "tokens_per_s": common.median(tps), "tokens_per_s_rounds": tps,
                     "ratio_vs_trainer": common.median(ratios),
-                    "ratio_rounds": ratios, "flops_per_token": fpt, "achieved_flops": common.median(tps) * fpt,
+                    "ratio_rounds": ratios,
+                    "ratio_vs_trainer_compiled": common.median(peer_ratios) if peer else None,
+                    "ratio_compiled_rounds": peer_ratios,
+                    "flops_per_token": fpt, "achieved_flops": common.median(tps) * fpt,
                     "data_wait_frac": common.median(waits), "final_loss": runs[a.name][-1]["loss"],
                     "mfu": common.median([x["mfu"] for x in runs[a.name]]),
                     "mfu_rounds": [x["mfu"] for x in runs[a.name]],
@@ -323,17 +359,20 @@ def main(argv: list[str] | None = None) -> None:
         f"Pretraining throughput ({shape['n_layers']} layers, d_model {shape['d_model']}, context {shape['max_len']}, "
         f"vocab {shape['vocab_size']}, batch {shape['batch_size']}, {threads} threads; "
         f"median of {rounds} alternating rounds)",
-        ["arm", "tokens/s", "x Trainer", "MFU", "best step: tokens/s", "x Trainer", "MFU", "data wait"],
-        [[r["arm"], r["tokens_per_s"], r["ratio_vs_trainer"], f"{100 * r['mfu']:.1f}%", r["best_step_tokens_per_s"],
+        ["arm", "tokens/s", "x Trainer", "x Trainer compiled", "MFU", "best step: tokens/s", "x Trainer", "MFU",
+         "data wait"],
+        [[r["arm"], r["tokens_per_s"], r["ratio_vs_trainer"], r["ratio_vs_trainer_compiled"],
+          f"{100 * r['mfu']:.1f}%", r["best_step_tokens_per_s"],
           r["best_step_ratio_vs_trainer"], f"{100 * r['best_step_mfu']:.1f}%",
-          None if r["data_wait_frac"] is None else f"{100 * r['data_wait_frac']:.2f}%"] for r in results])
+          None if r["data_wait_frac"] is None else f"{100 * r['data_wait_frac']:.2f}%"] for r in results]
+        + [[f"{p} arms", f"skipped: {note}", None, None, None, None, None, None, None] for p, note in skipped.items()])
     common.print_table("Matmul peak measured each round (the MFU denominator of that round's chunks)",
                        ["precision", "GFLOP/s min", "GFLOP/s median", "GFLOP/s max"],
                        [[p, min(v) / 1e9, common.median(v) / 1e9, max(v) / 1e9] for p, v in peaks.items()])
     common.write_json(args.out, "pretrain_speed" if args.threads is None else f"pretrain_speed_threads{threads}", {
         "threads": threads, "shape": shape, "rounds": rounds, "steps_per_chunk": steps,
         "timed_steps_per_chunk": steps - 1,
-        "matmul_n": n_peak, "peak_flops_rounds": peaks, "rows": results, "checks": checks,
+        "matmul_n": n_peak, "peak_flops_rounds": peaks, "rows": results, "checks": checks, "skipped": skipped,
     }, args.quick)
 
 

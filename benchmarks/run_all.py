@@ -29,12 +29,17 @@ def summary_rows(out: Path) -> list[list]:
         return json.loads(p.read_text()) if p.exists() else None
 
     if doc := load("pretrain_speed"):
+        for precision, note in doc.get("skipped", {}).items():
+            rows.append(["pretrain_speed", f"{precision} arms", f"skipped: {note}"])
         for r in doc["rows"]:
             rows.append(["pretrain_speed", f"{r['arm']}: tokens/s", r["tokens_per_s"]])
             if r["runner"] == "warmstart":
                 rows.append(["pretrain_speed", f"{r['arm']}: x Trainer / MFU / data wait",
                              f"{r['ratio_vs_trainer']:.2f}x / {100 * r['mfu']:.1f}% / "
                              f"{100 * r['data_wait_frac']:.2f}%"])
+                if r.get("ratio_vs_trainer_compiled") is not None:
+                    rows.append(["pretrain_speed", f"{r['arm']}: x Trainer(torch_compile=True)",
+                                 f"{r['ratio_vs_trainer_compiled']:.2f}x"])
                 rows.append(["pretrain_speed", f"{r['arm']}: best step x Trainer / MFU",
                              f"{r['best_step_ratio_vs_trainer']:.2f}x / {100 * r['best_step_mfu']:.1f}%"])
     if doc := load("finetune_speed"):
@@ -69,14 +74,17 @@ def markdown(out: Path) -> str:
         lines.append(f"Pretraining, {doc['threads']} threads ({doc['machine']['time_utc']}, "
                      f"load average {doc['machine']['load_average'][0]}, "
                      f"median of {doc['rounds']} alternating rounds x {doc['timed_steps_per_chunk']} timed steps):\n")
-        table(["arm", "tokens/s", "x Trainer (per round)", "MFU", "best step: tokens/s", "x Trainer", "MFU",
-               "data wait"],
+        table(["arm", "tokens/s", "x Trainer (per round)", "x Trainer compiled", "MFU", "best step: tokens/s",
+               "x Trainer", "MFU", "data wait"],
               [[r["arm"], r["tokens_per_s"],
                 f"{r['ratio_vs_trainer']:.2f} ({', '.join(f'{x:.2f}' for x in r['ratio_rounds'])})",
+                "-" if r.get("ratio_vs_trainer_compiled") is None else f"{r['ratio_vs_trainer_compiled']:.2f}",
                 f"{100 * r['mfu']:.1f}%", r["best_step_tokens_per_s"], f"{r['best_step_ratio_vs_trainer']:.2f}",
                 f"{100 * r['best_step_mfu']:.1f}%",
                 "-" if r["data_wait_frac"] is None else f"{100 * r['data_wait_frac']:.2f}%"]
                for r in doc["rows"]])
+        for precision, note in doc.get("skipped", {}).items():
+            lines.append(f"{precision} arms skipped: {note}\n")
         peaks = doc["peak_flops_rounds"]
         lines.append("Matmul peak per round (GFLOP/s): "
                      + "; ".join(f"{k} {', '.join(f'{v / 1e9:.0f}' for v in vs)}" for k, vs in peaks.items()) + "\n")

@@ -30,6 +30,11 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="delete an existing run directory of the same name first")
 
 
+def _add_device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: the run's train.device "
+                   "where this machine has it, else cpu)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="warmstart",
@@ -60,10 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default=None, help="test (default for fine-tunes), val, or train")
     p.add_argument("--by-group", action="store_true",
                    help="also per group of data.group_field: metrics, worst and best group, and their gap")
+    _add_device_arg(p)
     p = sub.add_parser("predict", help="predict for new inputs: texts (a .txt file, one per line, or - for stdin), "
                                        "images (a file, a folder of images or an .npz) or feature vectors (a .csv)")
     p.add_argument("run_dir")
     p.add_argument("input")
+    _add_device_arg(p)
     p = sub.add_parser("report", help="write report.html / report.md for a compare (or run) directory")
     p.add_argument("dir")
     p = sub.add_parser("export", help="export a run as a Hugging Face directory (a fine-tune as a transformers "
@@ -193,7 +200,7 @@ def _evaluate(args) -> None:
 
     verb, _ = load_run_config(Path(args.run_dir))
     split = args.split or ("val" if verb == "pretrain" else "test")
-    metrics = evaluate(args.run_dir, split, by_group=args.by_group)
+    metrics = evaluate(args.run_dir, split, by_group=args.by_group, device=args.device)
     if "analogy" in metrics:  # a word-vector run: benchmark scores with OOV counts (also in RUN/eval.json)
         from warmstart.wordvec.evaluate import format_eval_table
 
@@ -211,7 +218,7 @@ def _predict(args) -> None:
         if args.input == "-":
             raise DataError(f"predict -: stdin takes texts; a {modality} run predicts for an image file, "
                             "a folder of images, an .npz or a .csv")
-        for pred in predict_file(args.run_dir, args.input):
+        for pred in predict_file(args.run_dir, args.input, device=args.device):
             print(json.dumps(pred))
         return
     if args.input == "-":
@@ -227,7 +234,7 @@ def _predict(args) -> None:
     texts = [ln for ln in lines if ln.strip()]
     if not texts:
         raise DataError(f"{args.input}: no non-empty lines to predict")
-    for text, pred in zip(texts, predict(args.run_dir, texts), strict=True):
+    for text, pred in zip(texts, predict(args.run_dir, texts, device=args.device), strict=True):
         print(json.dumps({"text": text, **pred}))
 
 

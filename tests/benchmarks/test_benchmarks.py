@@ -130,3 +130,57 @@ def test_deploy_json(tmp_path):
     assert rows["weight-only-int8 (torch)"]["file_mb"] < rows["fine-tuned fp32 (torch)"]["file_mb"]
     assert rows["pruned heads 50%, 2 recovery steps"]["params"] < rows["fine-tuned fp32 (torch)"]["params"]
     assert doc["machine"]["load_average"] and "cpu_flags" in doc
+
+
+def test_bf16_arms_run_only_on_native_bf16_unless_asked():
+    bench = _script("pretrain_speed")
+    assert bench.bench_precisions(None, quick=False, native_bf16=True) == (["fp32", "bf16"], {})
+    precisions, skipped = bench.bench_precisions(None, quick=False, native_bf16=False)
+    assert precisions == ["fp32"] and "no native bf16" in skipped["bf16"]
+    assert bench.bench_precisions("fp32,bf16", quick=False, native_bf16=False) == (["fp32", "bf16"], {})
+    assert bench.bench_precisions(None, quick=True, native_bf16=False) == (["fp32"], {})
+    assert bench.paired_ratios([{"tokens_per_s": 6.0}, {"tokens_per_s": 3.0}],
+                               [{"tokens_per_s": 2.0}, {"tokens_per_s": 3.0}]) == [3.0, 1.0]
+
+
+def test_skipped_precisions_reach_the_summary_and_the_readme_table(tmp_path):
+    run_all = _script("run_all")
+    row = {"arm": "gpt2 warmstart fp32 compiled", "runner": "warmstart", "tokens_per_s": 100.0,
+           "ratio_vs_trainer": 1.5, "ratio_rounds": [1.5], "ratio_vs_trainer_compiled": 1.2, "mfu": 0.1,
+           "data_wait_frac": 0.01, "best_step_tokens_per_s": 120.0, "best_step_ratio_vs_trainer": 1.6,
+           "best_step_mfu": 0.12}
+    (tmp_path / "pretrain_speed.json").write_text(json.dumps({
+        "threads": 2, "rounds": 1, "timed_steps_per_chunk": 3, "rows": [row], "peak_flops_rounds": {"fp32": [1e11]},
+        "skipped": {"bf16": "this CPU has no native bf16"},
+        "machine": {"time_utc": "now", "load_average": [0.1]}}))
+    rows = run_all.summary_rows(tmp_path)
+    assert ["pretrain_speed", "bf16 arms", "skipped: this CPU has no native bf16"] in rows
+    assert ["pretrain_speed", "gpt2 warmstart fp32 compiled: x Trainer(torch_compile=True)", "1.20x"] in rows
+    md = run_all.markdown(tmp_path)
+    assert "bf16 arms skipped: this CPU has no native bf16" in md and "| 1.20 |" in md
+
+
+def test_gpu_benchmark_cpu_paths(capsys, tmp_path):
+    """benchmarks/gpu.py measures only on CUDA; what it computes around that is checked here: the GPT-2-124M
+    shape (parameter count), the FLOPs per token it divides by, MFU, its arguments, and its no-GPU message."""
+    import torch
+
+    gpu = _script("gpu")
+    sys.path.insert(0, str(BENCH))
+    try:
+        from pretrain_speed import flops_per_token
+    finally:
+        sys.path.remove(str(BENCH))
+    with torch.device("meta"):  # the real shape, without allocating it
+        module = gpu.build_module()
+    assert sum(p.numel() for p in module.backbone.parameters()) == 124_439_808  # GPT-2 small (its LM head is tied)
+    assert sum(p.numel() for p in module.head.parameters()) == 50257  # + our LM head's bias
+    L, d, V, T = 12, 768, 50257, 1024
+    body = L * (12 * d * d + 13 * d) + 2 * d  # blocks (attention, MLP, 2 LayerNorms) + the final LayerNorm
+    assert flops_per_token(module, "causal_lm", 0.0, T) == 6 * (body + (T - 1) / T * V * d) + 12 * L * d * T
+    assert gpu.mfu(10_000, 1e9, 2e13) == 0.5
+    args = gpu.args_of(["--out", str(tmp_path)])
+    assert (args.batch, args.steps, args.warmup, args.arms) == (16, 30, 8, "warmstart,trainer")
+    if not torch.cuda.is_available():
+        assert gpu.main(["--out", str(tmp_path)]) == 1
+        assert "no CUDA GPU on this machine" in capsys.readouterr().err and not list(tmp_path.iterdir())

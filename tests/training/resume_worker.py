@@ -2,9 +2,13 @@
 SIGKILLing itself at a chosen point, and records how many training batches it drew.
 
     python resume_worker.py CONFIG COUNT_FILE [--resume] [--kill-after-checkpoint N | --kill-writing N]
+                            [--kill-rank R]
 
 --kill-after-checkpoint N: SIGKILL as the first batch of the step after checkpoint step N is drawn (mid-step).
 --kill-writing N: SIGKILL inside the write of checkpoint step N, after its first file is on disk.
+Under torchrun (2 processes), each rank counts into COUNT_FILE.RANK, and --kill-rank R makes only rank R
+kill itself (torchrun then stops the others). Only rank 0 writes checkpoints, so the kill points that
+refer to a checkpoint are rank 0's.
 """
 
 import argparse
@@ -23,14 +27,19 @@ args.add_argument("count_file")
 args.add_argument("--resume", action="store_true")
 args.add_argument("--kill-after-checkpoint", type=int)
 args.add_argument("--kill-writing", type=int)
+args.add_argument("--kill-rank", type=int)
 args = args.parse_args()
+rank = int(os.environ.get("RANK", "0"))
+if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    args.count_file += f".{rank}"
+kills = args.kill_rank is None or args.kill_rank == rank
 
 drawn, saved = [0], set()
 next_batch, save_ckpt, save_file = loaders.BatchIterator.__next__, run.save_module_checkpoint, io.save_file
 
 
 def counting_next(self):
-    if args.kill_after_checkpoint in saved:
+    if kills and (args.kill_after_checkpoint in saved):
         os.kill(os.getpid(), signal.SIGKILL)
     drawn[0] += 1
     with open(args.count_file, "w") as f:
@@ -47,7 +56,7 @@ def recording_save(run_dir, name, *a, **kw):
 
 def killing_save_file(tensors, path, *a, **kw):
     save_file(tensors, path, *a, **kw)
-    if f"step_{args.kill_writing or 0:06d}.tmp" in str(path):
+    if kills and f"step_{args.kill_writing or 0:06d}.tmp" in str(path):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

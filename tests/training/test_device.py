@@ -128,3 +128,52 @@ def test_explicit_bf16_on_a_cpu_without_native_bf16_warns_in_one_line(monkeypatc
     assert precision.emulation_warning("auto", "cpu") is None and precision.emulation_warning("fp32", "cpu") is None
     monkeypatch.setattr(precision, "bf16_native", lambda: True)
     assert precision.emulation_warning("bf16", "cpu") is None
+
+
+def test_inference_device_follows_the_run_and_falls_back_to_cpu(monkeypatch, tmp_path, tiny_text_csv,
+                                                                 tiny_finetune_config, capsys):
+    """evaluate/predict run where the run trained when this machine has that device, else on the CPU with a
+    note (a GPU run read on a CPU-only machine: simulated by marking a CPU run's config train.device=cuda);
+    an explicit --device that is not there, or malformed, is one line and exit 2. lr-find trains on the
+    recipe's train.device and fails the same way before writing anything."""
+    import json
+
+    from warmstart.cli import main
+    from warmstart.training.device import inference_device
+    from warmstart.workflows import finetune
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("warmstart.training.device._mps_available", lambda: False)
+    notes = []
+    assert inference_device(None, "auto", notes.append) == torch.device("cpu") and notes == []
+    assert inference_device(None, "cuda:1", notes.append) == torch.device("cpu") and "train.device=cuda:1" in notes[0]
+    assert inference_device("cpu", "cuda", notes.append) == torch.device("cpu") and len(notes) == 1
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        inference_device("cuda", "cpu")
+    with pytest.raises(ConfigError, match="--device gpu: expected auto, cpu, cuda, cuda:N or mps"):
+        inference_device("gpu", "cpu")
+
+    cfg = tiny_finetune_config(tiny_text_csv, tmp_path, train={"max_steps": 2, "eval_every": 2, "device": "cpu"})
+    finetune(cfg, say=lambda *_: None)
+    run = tmp_path / "ft"
+    snapshot = json.loads((run / "config.json").read_text())
+    snapshot["train"]["device"] = "cuda"  # "trained on a GPU"
+    (run / "config.json").write_text(json.dumps(snapshot))
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--split", "val"]) == 0
+    out = capsys.readouterr()
+    assert "train.device=cuda" in out.out + out.err and '"acc"' in out.out
+    assert main(["evaluate", str(run), "--device", "cuda"]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    texts = tmp_path / "texts.txt"
+    texts.write_text("good great fine\nbad awful\n")
+    assert main(["predict", str(run), str(texts), "--device", "cpu"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    assert main(["predict", str(run), str(texts), "--device", "mps"]) == 2
+    assert "mps is not available" in capsys.readouterr().err
+
+    recipe = tmp_path / "lr.yaml"
+    recipe.write_text(json.dumps(cfg.model_dump(mode="json") | {"train": {**cfg.train.model_dump(mode="json"),
+                                                                          "device": "cuda"}}))
+    assert main(["lr-find", str(recipe), "--steps", "5", "--out", str(tmp_path / "lrf")]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err and not (tmp_path / "lrf").exists()

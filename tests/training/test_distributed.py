@@ -1,7 +1,8 @@
 """Data parallel through torch's own launcher (torch.distributed.run, gloo on CPU): 2 processes x
 half the batch train the tiny GPT (pretraining) and the tiny BERT (padded classification) to the
 same weights as 1 process x the whole batch (fp32, eager, no dropout), with and without gradient
-accumulation; only rank 0 writes; bad worlds fail in one line.
+accumulation; only rank 0 writes; bad worlds fail in one line. The same with FSDP2
+(train.parallel=fsdp): sharded checkpoints that load on one process and resume on any world size.
 
 The equality runs use SGD with momentum, not AdamW: the two gradients agree to float rounding
 (~1e-9 here), but Adam divides by sqrt(v) and so turns the pure rounding noise of parameters whose
@@ -11,6 +12,7 @@ lr-sized steps - measured 4e-6 apart after 4 steps, for the same reason two BLAS
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -39,18 +41,20 @@ def corpus(tmp_path_factory):
     return path
 
 
-def _config(tmp_path, corpus, name, grad_accum=1, batch_size=8, device="cpu"):
+def _config(tmp_path, corpus, name, grad_accum=1, batch_size=8, device="cpu", parallel="ddp", n_layers=1,
+            activation_checkpointing=False):
     path = tmp_path / f"{name}.yaml"
     path.write_text(f"""# warmstart pretrain {name}.yaml
 run: {{name: {name}, out_dir: {tmp_path}, seed: 1}}
 data: {{kind: corpus, path: {corpus}, max_len: 16, val_frac: 0.1}}
 tokenizer: {{kind: bpe, vocab_size: 300, min_frequency: 2}}
-model: {{kind: transformer, arch: gpt2, size: tiny, n_layers: 1, d_model: 32, n_heads: 2, dropout: 0.0}}
+model: {{kind: transformer, arch: gpt2, size: tiny, n_layers: {n_layers}, d_model: 32, n_heads: 2, dropout: 0.0}}
 objective: {{kind: causal_lm}}
 optim: {{kind: sgd, lr: 0.5, momentum: 0.9}}
 schedule: {{kind: constant}}
 train: {{max_steps: {STEPS}, batch_size: {batch_size}, grad_accum: {grad_accum}, eval_every: 2, eval_batches: 3,
-         save_every: 2, log_every: 1, num_threads: 1, progress: false, device: {device}}}
+         save_every: 2, log_every: 1, num_threads: 1, progress: false, device: {device}, parallel: {parallel},
+         activation_checkpointing: {str(activation_checkpointing).lower()}}}
 """)
     return path
 
@@ -67,9 +71,9 @@ def _warmstart(*args, nproc=1):
                           timeout=300, env=_env())
 
 
-def _weights(run_dir):
+def _weights(run_dir, stems=("backbone", "head", "optimizer")):
     ckpt = run_dir / "checkpoints" / f"step_{STEPS:06d}"
-    return {f"{stem}.{k}": v for stem in ("backbone", "head", "optimizer")
+    return {f"{stem}.{k}": v for stem in stems
             for k, v in load_file(str(ckpt / f"{stem}.safetensors")).items()}
 
 
@@ -158,3 +162,68 @@ def test_cuda_without_a_gpu_is_one_line_exit_2(tmp_path, corpus, capsys):
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0 and "no CUDA GPU is available" in err
     assert not (tmp_path / "gpu").exists()  # nothing written
+
+
+
+def _fsdp_run(tmp_path, corpus):
+    # With activation checkpointing too (HF checkpoints each block's forward inside FSDP's hooks).
+    cfg = _config(tmp_path, corpus, "fsdp", 2, parallel="fsdp", n_layers=2, activation_checkpointing=True)
+    two = _warmstart("pretrain", str(cfg), nproc=2)
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "x 2 processes (FSDP)" in two.stdout
+    return tmp_path / "fsdp", two.stdout
+
+
+def test_fsdp_two_gloo_ranks_train_like_one_process_and_checkpoint_sharded(tmp_path, corpus):
+    from warmstart.checkpoint.sharded import load_sharded
+    from warmstart.runs import load_run_config
+    from warmstart.workflows.pretrain import pretrain_objective
+
+    one = _warmstart("pretrain", str(_config(tmp_path, corpus, "one", 2, n_layers=2)))
+    assert one.returncode == 0, one.stderr[-3000:]
+    run, stdout = _fsdp_run(tmp_path, corpus)
+
+    # FSDP's consolidated weights equal one process's (its optimizer state lives in the shards).
+    a, b = _weights(tmp_path / "one", ("backbone", "head")), _weights(run, ("backbone", "head"))
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], atol=1e-6, rtol=0, msg=k)
+    ckpt = run / "checkpoints" / f"step_{STEPS:06d}"
+    assert sorted(p.name for p in (ckpt / "sharded").iterdir()) == [
+        "shard-00001-model-00001-of-00001.safetensors", "shard-00002-model-00001-of-00001.safetensors"]
+    assert "sharded/shard-00002-model-00001-of-00001.safetensors" in json.loads((ckpt / "manifest.json").read_text())[
+        "files"]
+    _assert_rank_zero_wrote_once(run, stdout)
+
+    # Sharded save -> load on 1 process (no process group) -> the same weights and the same outputs.
+    _, cfg = load_run_config(run)
+    full, val_set = pretrain_objective(cfg, run, ckpt)
+    fresh, _ = pretrain_objective(cfg, run, ckpt)
+    with torch.no_grad():
+        for p in fresh.parameters():
+            p.normal_()
+    load_sharded(ckpt, fresh)
+    for (k, v), (k2, v2) in zip(full.state_dict().items(), fresh.state_dict().items(), strict=True):
+        assert k == k2 and torch.equal(v, v2), k
+    batch = val_set.make_batch(list(range(4)))
+    full.eval(), fresh.eval()
+    assert torch.equal(full(batch).loss, fresh(batch).loss)
+
+
+@pytest.mark.slow
+def test_fsdp_resume_from_shards_on_two_and_on_one_process(tmp_path, corpus):
+    run, _ = _fsdp_run(tmp_path, corpus)
+    b = _weights(run, ("backbone", "head"))
+    # Resume from the step-2 shards: on 2 processes bitwise equal to the uninterrupted run; on 1 process
+    # (another world size: DCP reshards) equal within float rounding.
+    for n in (2, 1):
+        shutil.rmtree(run / "checkpoints" / f"step_{STEPS:06d}")
+        (run / "result.json").unlink()
+        again = _warmstart("pretrain", str(tmp_path / "fsdp.yaml"), "--resume", nproc=n)
+        assert again.returncode == 0 and "from step 2" in again.stdout, again.stderr[-3000:]
+        resumed = _weights(run, ("backbone", "head"))
+        for k in b:
+            if n == 2:
+                assert torch.equal(resumed[k], b[k]), k
+            else:
+                torch.testing.assert_close(resumed[k], b[k], atol=1e-6, rtol=0, msg=k)

@@ -72,8 +72,19 @@ def _sha256(path: Path) -> str:
 # ----------------------------------------------------------------------------- checkpoint dirs
 
 
+def prepare_tmp(ckpt_root: str | Path, name: str) -> Path:
+    """An empty `ckpt_root/name.tmp/` to write checkpoint `name` into (a leftover of a killed write is removed)."""
+    tmp = Path(ckpt_root) / f"{name}.tmp"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    return tmp
+
+
 def save_checkpoint(ckpt_root: str | Path, name: str, tensors: dict[str, dict[str, torch.Tensor]],
-                    jsons: dict[str, Any], keep: int | None = None, point_latest: bool = True) -> Path:
+                    jsons: dict[str, Any], keep: int | None = None, point_latest: bool = True,
+                    prepared: bool = False) -> Path:
     """Write `ckpt_root/name/` atomically.
 
     Args:
@@ -81,14 +92,14 @@ def save_checkpoint(ckpt_root: str | Path, name: str, tensors: dict[str, dict[st
         jsons: file stem -> JSON-able object, each written as `<stem>.json`.
         keep: keep only the newest `keep` step_* directories (None = keep all).
         point_latest: swap `ckpt_root/latest` to this checkpoint once it is complete.
+        prepared: `name.tmp/` was made by prepare_tmp and already holds files written by others (the
+            ranks' shards of an FSDP checkpoint); they are kept and listed in the manifest too.
     """
     root = Path(ckpt_root)
-    root.mkdir(parents=True, exist_ok=True)
     final, tmp = root / name, root / f"{name}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    files = {}
+    if not prepared:
+        prepare_tmp(root, name)
+    files = {str(p.relative_to(tmp)): None for p in sorted(tmp.rglob("*")) if p.is_file()}
     for stem, sd in tensors.items():
         fname = f"{stem}.safetensors"
         # A CPU copy of each tensor: checkpoints are device-free (a GPU run's checkpoint loads on a
@@ -218,24 +229,24 @@ def load_tensors(ckpt: Path, stem: str) -> dict[str, torch.Tensor]:
 # --------------------------------------------------------------------- optimizer (de)flattening
 
 
-def flatten_optimizer(sd: dict) -> tuple[dict[str, torch.Tensor], dict]:
-    """optimizer.state_dict() -> (tensors for safetensors, JSON-able remainder)."""
+def flatten_optimizer(sd: dict, prefix: str = "state.", sep: str = ".") -> tuple[dict[str, torch.Tensor], dict]:
+    """optimizer.state_dict() -> (tensors for safetensors, JSON-able remainder). Tensor keys are
+    `{prefix}{param id}{sep}{name}` (param ids are indices, or names in a DCP optimizer state dict)."""
     tensors, scalars = {}, {}
     for pid, st in sd["state"].items():
         for k, v in st.items():
             if isinstance(v, torch.Tensor):
-                tensors[f"state.{pid}.{k}"] = v
+                tensors[f"{prefix}{pid}{sep}{k}"] = v
             else:
-                scalars[f"{pid}.{k}"] = v
+                scalars[f"{pid}{sep}{k}"] = v
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
-def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
-    state: dict[int, dict] = {}
-    for key, v in tensors.items():
-        _, pid, k = key.split(".", 2)
-        state.setdefault(int(pid), {})[k] = v
-    for key, v in meta.get("scalars", {}).items():
-        pid, k = key.split(".", 1)
-        state.setdefault(int(pid), {})[k] = v
+def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict, prefix: str = "state.", sep: str = ".") -> dict:
+    """The inverse of flatten_optimizer (tensors whose keys lack `prefix` are ignored)."""
+    state: dict[int | str, dict] = {}
+    items = [(key[len(prefix):], v) for key, v in tensors.items() if key.startswith(prefix)]
+    for key, v in [*items, *meta.get("scalars", {}).items()]:
+        pid, k = key.rsplit(sep, 1)
+        state.setdefault(int(pid) if pid.isdigit() else pid, {})[k] = v
     return {"state": state, "param_groups": meta["param_groups"]}

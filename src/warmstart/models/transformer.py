@@ -118,14 +118,18 @@ class TransformerBackbone(Backbone):
     def input_embeddings(self) -> nn.Embedding:
         return self.model.get_input_embeddings()
 
+    def blocks(self) -> nn.ModuleList | None:
+        """The repeated transformer blocks: the largest nn.ModuleList (GPT-2's h, BERT's encoder.layer)."""
+        return max((m for m in self.model.modules() if isinstance(m, nn.ModuleList)),
+                   key=lambda m: sum(p.numel() for p in m.parameters()), default=None)
+
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """Embeddings, then one group per block, then anything after the blocks (final norm).
 
         Works for any HF transformer: the blocks are the largest nn.ModuleList; parameters registered
         before the first block form the input group, the rest the output group.
         """
-        blocks = max((m for m in self.model.modules() if isinstance(m, nn.ModuleList)),
-                     key=lambda m: sum(p.numel() for p in m.parameters()), default=None)
+        blocks = self.blocks()
         block_of = {}
         if blocks is not None:
             for i, block in enumerate(blocks):

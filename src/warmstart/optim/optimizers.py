@@ -30,11 +30,15 @@ def _split_decay(groups: list[dict], weight_decay: float, decay_1d: bool = False
     return out
 
 
-def _kernel(cfg: Optim) -> dict:
+def _kernel(cfg: Optim, sharded: bool = False) -> dict:
     """torch's switch for the update kernel. Measured on our 2-core CPU (benchmarks/pretrain_speed.py),
     a fused AdamW step over a 6.7M-parameter GPT is ~2x faster than the per-tensor loop, and foreach
-    is slower than both (CPU has no multi-tensor kernels). Optimizers without the field use torch's default."""
+    is slower than both (CPU has no multi-tensor kernels). Optimizers without the field use torch's default.
+    FSDP's DTensor parameters have no fused SGD kernel (torch 2.13: "aten._fused_sgd_ does not have a
+    sharding strategy"); sharded SGD uses the per-tensor loop."""
     impl = getattr(cfg, "implementation", None)
+    if sharded and impl == "fused" and cfg.kind not in ("adamw", "adam"):
+        impl = "for_loop"
     return {"fused": {"fused": True}, "foreach": {"foreach": True}, "for_loop": {"foreach": False}}.get(impl, {})
 
 
@@ -55,8 +59,9 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 }
 
 
-def build_optimizer(groups: list[dict], cfg: Optim) -> torch.optim.Optimizer:
+def build_optimizer(groups: list[dict], cfg: Optim, sharded: bool = False) -> torch.optim.Optimizer:
     """`groups` come from a strategy (each with its own "lr"); `cfg` is the optim config section.
-    Weight decay is set per group (0 for 1-d parameters unless cfg.decay_1d)."""
+    Weight decay is set per group (0 for 1-d parameters unless cfg.decay_1d). `sharded`: the
+    parameters are FSDP DTensors."""
     groups = _split_decay(groups, cfg.weight_decay, getattr(cfg, "decay_1d", False))
-    return OPTIMIZERS[cfg.kind](groups, cfg, **_kernel(cfg))
+    return OPTIMIZERS[cfg.kind](groups, cfg, **_kernel(cfg, sharded))

@@ -7,8 +7,11 @@ resumes and exports on a CPU-only machine and vice versa.
 
 from __future__ import annotations
 
+import re
+
 import torch
 
+from warmstart.config.sections.train import DEVICE_PATTERN
 from warmstart.errors import ConfigError
 
 
@@ -34,6 +37,26 @@ def resolve_device(spec: str, local_rank: int | None = None) -> torch.device:
     if index >= torch.cuda.device_count():
         raise ConfigError(f"train.device: {spec} requested but this machine has {torch.cuda.device_count()} GPU(s)")
     return torch.device("cuda", index)
+
+
+def inference_device(flag: str | None, saved: str, say=print) -> torch.device:
+    """Where evaluate/predict run a finished run. `flag` (--device) is taken as asked (a device that
+    is not there is a one-line ConfigError); without it, the run's own train.device, falling back to
+    the CPU with one note when this machine does not have it (checkpoints are device-free: a GPU
+    run evaluates on a CPU-only machine)."""
+    if flag is not None:
+        if not re.match(DEVICE_PATTERN, flag):
+            raise ConfigError(f"--device {flag}: expected auto, cpu, cuda, cuda:N or mps")
+        device = resolve_device(flag)
+    else:
+        try:
+            device = resolve_device(saved)
+        except ConfigError:
+            say(f"note: this run was trained with train.device={saved}, which this machine does not have; "
+                "running on the CPU (pass --device to choose)")
+            device = torch.device("cpu")
+    configure(device)
+    return device
 
 
 def configure(device: torch.device) -> None:

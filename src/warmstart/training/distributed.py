@@ -6,6 +6,12 @@ Data parallel in one paragraph: every rank holds the whole module (DDP); each gl
 `train.batch_size` examples is cut into `world size` equal slices, one per rank; gradients are
 SUMMED across ranks (a comm hook, not DDP's default mean) and divided by the step's global item
 count, so N ranks x batch b train exactly like 1 rank x batch N*b. Only rank 0 writes files.
+
+Sharded (train.parallel=fsdp): FSDP2 `fully_shard` on each transformer block and then on the whole
+module, before the optimizer is built (its parameters become DTensor shards). Gradients are
+reduce-scattered as sums (divide factor 1), so the same exact-mean rule holds. Evaluation runs
+every batch whole on every rank (a sharded forward is a collective: all ranks must run it, even
+where DDP would give a rank an empty slice of a short final batch).
 """
 
 from __future__ import annotations
@@ -29,6 +35,18 @@ class World:
     rank: int = 0
     size: int = 1
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    parallel: str = "ddp"  # train.parallel: how a world of more than one process shares the model
+
+    @property
+    def sharded(self) -> bool:
+        """FSDP: parameters, gradients and optimizer state sharded across ranks."""
+        return self.distributed and self.parallel == "fsdp"
+
+    @property
+    def eval_shard(self):
+        """How evaluation splits a batch across ranks: DDP slices it (metrics summed over ranks);
+        FSDP runs it whole on every rank (None)."""
+        return self.shard if self.distributed and not self.sharded else None
 
     @property
     def is_main(self) -> bool:
@@ -52,6 +70,14 @@ class World:
         t = torch.tensor(values, dtype=torch.float64, device=self.device)
         dist.all_reduce(t)
         return t.tolist()
+
+    def gather(self, obj) -> list:
+        """Every rank's `obj` (JSON-able), in rank order, on every rank; [obj] on one process."""
+        if not self.distributed:
+            return [obj]
+        out = [None] * self.size
+        dist.all_gather_object(out, obj)
+        return out
 
     def barrier(self) -> None:
         if self.distributed:
@@ -81,7 +107,7 @@ def join_world(train_cfg) -> World:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ConfigError(f"torch.distributed rendezvous failed (rank {rank} of {size}, {backend}): {first}") \
                 from None
-    return World(rank=rank, size=size, device=device)
+    return World(rank=rank, size=size, device=device, parallel=train_cfg.parallel)
 
 
 def leave_world(world: World) -> None:
@@ -104,10 +130,64 @@ def _sum_hook(state, bucket):  # no annotations: DDP checks them, and `from __fu
     return dist.all_reduce(bucket.buffer(), async_op=True).get_future().then(lambda fut: fut.value()[0])
 
 
+def transformer_blocks(module: torch.nn.Module) -> list[torch.nn.Module]:
+    """The repeated blocks of a module's transformer backbone (the largest nn.ModuleList: GPT-2's h,
+    BERT's encoder.layer); [] for other backbones."""
+    blocks = module.backbone.blocks() if hasattr(module.backbone, "blocks") else None
+    return list(blocks) if blocks is not None else []
+
+
+def checkpoint_activations(module: torch.nn.Module) -> None:
+    """train.activation_checkpointing: each transformer block recomputes its activations in backward
+    (HF's activation/gradient checkpointing, torch.utils.checkpoint non-reentrant; dropout masks are
+    replayed, so gradients equal the stored-activation run's)."""
+    hf = getattr(module.backbone, "model", None)
+    if not getattr(hf, "supports_gradient_checkpointing", False):
+        raise ConfigError(f"train.activation_checkpointing needs a transformer backbone (this run's model is "
+                          f"{type(module.backbone).__name__})")
+    enable = getattr(hf, "activation_checkpointing_enable", None) or hf.gradient_checkpointing_enable
+    enable()  # both default to torch.utils.checkpoint with use_reentrant=False
+
+
+def shard(module: torch.nn.Module, world: World, precision: str) -> None:
+    """train.parallel=fsdp under torchrun: FSDP2 fully_shard on each transformer block, then on the
+    whole module (embeddings, heads and anything else), in place. Mixed precision from
+    train.precision: bf16/fp16 parameters for compute, fp32 gradient reduction, fp32 master weights.
+    Gradients are summed across ranks, not averaged (the loop divides by the global item count)."""
+    from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(resolve(precision, world.device.type))
+    policy = MixedPrecisionPolicy(param_dtype=dtype, reduce_dtype=torch.float32 if dtype else None)
+    for block in transformer_blocks(module):
+        fully_shard(block, mp_policy=policy)
+    fully_shard(module, mp_policy=policy)
+    for m in module.modules():
+        if isinstance(m, FSDPModule):
+            m.set_gradient_divide_factor(1.0)
+            m.set_force_sum_reduction_for_comms(True)
+
+
+def grad_sync(net: torch.nn.Module, world: World, final: bool):
+    """The context for one micro-batch's backward: gradients are reduced across ranks only on the
+    step's final micro-batch (DDP's no_sync; FSDP's requires_gradient_sync), never on one process."""
+    if not world.distributed:
+        return contextlib.nullcontext()
+    if world.sharded:
+        net.set_requires_gradient_sync(final)
+        return contextlib.nullcontext()
+    return contextlib.nullcontext() if final else net.no_sync()
+
+
+def whole(t: torch.Tensor) -> torch.Tensor:
+    """A plain tensor: a DTensor's full value (FSDP's gradient norm), anything else as it is."""
+    return t.full_tensor() if hasattr(t, "full_tensor") else t
+
+
 def data_parallel(module: torch.nn.Module, world: World) -> torch.nn.Module:
     """`module` wrapped for data-parallel training (gradients summed across ranks in backward);
-    `module` itself on one process. Checkpoints always save the unwrapped module."""
-    if not world.distributed:
+    `module` itself on one process or when FSDP has sharded it in place. Checkpoints always save
+    the unwrapped module."""
+    if not world.distributed or world.sharded:
         return module
     from torch.nn.parallel import DistributedDataParallel
 

@@ -6,13 +6,12 @@ rank), a validation function, a `Monitor` (best metric, early stopping, plateau 
 `save` callback. Out: the final TrainState; along the way metrics.jsonl lines and calls to `save`.
 The loop knows training, not storage: where and how checkpoints are written is the caller's
 (checkpoint.run.RunCheckpoints). The same loop runs on one process or as one rank of many (DDP):
-the only differences are the wrapped forward, `no_sync` on all but the last micro-batch, and one
-all-reduce of the step's item count and loss sum.
+the only differences are the wrapped forward (DDP; FSDP shards the module in place), no gradient
+sync on all but the last micro-batch, and one all-reduce of the step's item count and loss sum.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import sys
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from warmstart.errors import TrainingError
-from warmstart.training.distributed import World, data_parallel
+from warmstart.training.distributed import World, data_parallel, grad_sync, whole
 from warmstart.training.dropout import use_fast_dropout
 from warmstart.training.monitor import Monitor
 from warmstart.training.precision import autocast, grad_scaler
@@ -105,10 +104,11 @@ def train(module: torch.nn.Module, run: Training, evaluate_val: Callable[[int | 
         monitor.value(evaluate_val(2))
 
     def checkpoint(best: bool) -> None:
+        # Every rank's RNG states go into rank 0's checkpoint: a collective, so all ranks take part.
+        state.capture_rng(world.gather if world.distributed else None)
         if save is None:
             return
         state.data, state.schedule, state.scaler = batches.state_dict(), schedule.state_dict(), scaler.state_dict()
-        state.capture_rng()
         save(state, best)
 
     bar = _progress(cfg, state.step) if world.is_main else None
@@ -131,7 +131,7 @@ def train(module: torch.nn.Module, run: Training, evaluate_val: Callable[[int | 
         items, loss_sum, finite, grad_norm = 0, torch.zeros((), device=device), True, torch.tensor(0.0)
         for micro in range(cfg.grad_accum):
             final = micro == cfg.grad_accum - 1
-            with net.no_sync() if world.distributed and not final else contextlib.nullcontext():
+            with grad_sync(net, world, final):
                 with autocast(cfg.precision, device.type):
                     out = step_fn(next(batches))
                 # One process stops at the first bad micro-batch; ranks must all run the same backward
@@ -150,7 +150,7 @@ def train(module: torch.nn.Module, run: Training, evaluate_val: Callable[[int | 
             for p in params:
                 if p.grad is not None:
                     p.grad.div_(items)
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip or float("inf"))
+            grad_norm = whole(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip or float("inf")))
             # fp16: an overflowing gradient is the GradScaler's to handle (it skips the step and lowers its scale).
             finite = scaler.is_enabled() or bool(torch.isfinite(grad_norm))
 

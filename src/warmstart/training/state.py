@@ -24,17 +24,25 @@ class TrainState:
     scaler: dict = field(default_factory=dict)  # fp16 GradScaler state_dict (empty unless fp16)
     rng: str = ""  # torch CPU RNG state, base64
     cuda_rng: str = ""  # the current CUDA device's RNG state, base64 (empty when CUDA is not in use)
+    # Under DDP, every rank's (rng, cuda_rng), rank order: ranks draw different amounts (dropout on
+    # differently padded slices, MLM masks), so each resumes from its own. Empty on one process.
+    rank_rng: list[list[str]] = field(default_factory=list)
 
-    def capture_rng(self) -> None:
+    def capture_rng(self, gather=None) -> None:
+        """This process's RNG states; `gather` (under DDP: World.gather) collects every rank's."""
         self.rng = _b64(torch.get_rng_state())
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             self.cuda_rng = _b64(torch.cuda.get_rng_state())
+        self.rank_rng = gather([self.rng, self.cuda_rng]) if gather is not None else []
 
-    def restore_rng(self) -> None:
-        if self.rng:
-            torch.set_rng_state(_unb64(self.rng))
-        if self.cuda_rng and torch.cuda.is_available():  # a GPU run resumed on a CPU-only machine skips this
-            torch.cuda.set_rng_state(_unb64(self.cuda_rng))
+    def restore_rng(self, rank: int = 0, size: int = 1) -> None:
+        """Restore rank `rank`'s RNG states. A checkpoint from another world size (or from one process)
+        gives every rank rank 0's states: the run continues, but draws differ from an uninterrupted one."""
+        rng, cuda_rng = self.rank_rng[rank] if len(self.rank_rng) == size > 1 else (self.rng, self.cuda_rng)
+        if rng:
+            torch.set_rng_state(_unb64(rng))
+        if cuda_rng and torch.cuda.is_available():  # a GPU run resumed on a CPU-only machine skips this
+            torch.cuda.set_rng_state(_unb64(cuda_rng))
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from warmstart.checkpoint.io import read_json, resolve_checkpoint
-from warmstart.checkpoint.run import load_module_weights, load_optimizer
+from warmstart.checkpoint.run import load_training_state
 from warmstart.data.loaders import sequential_batches, train_batches
 from warmstart.data.packaged import hf_model_dir
 from warmstart.errors import ConfigError
@@ -20,7 +20,7 @@ from warmstart.optim import build_optimizer, build_schedule
 from warmstart.runs import run_dir_of
 from warmstart.strategies import build_strategy, count_params
 from warmstart.training.device import placed
-from warmstart.training.distributed import World
+from warmstart.training.distributed import World, checkpoint_activations, shard
 from warmstart.training.loop import MetricsLog, Training
 from warmstart.training.precision import emulation_warning, resolve
 from warmstart.training.state import TrainState
@@ -67,10 +67,17 @@ def prepare_training(cfg: PretrainConfig | FinetuneConfig, module, strategy_cfg:
     if world.distributed and strategy_cfg.kind == "gradual_unfreeze":
         raise ConfigError("strategy.kind=gradual_unfreeze is not supported under torchrun yet: DDP fixes the set of "
                           "trained parameters when it wraps the module (use discriminative, or one process)")
+    if world.sharded and strategy_cfg.kind in ("lora", "gradual_unfreeze"):
+        raise ConfigError(f"strategy.kind={strategy_cfg.kind} is not supported with train.parallel=fsdp (use "
+                          "train.parallel=ddp)")
     strategy = build_strategy(strategy_cfg)
     strategy.prepare(module)
     module.to(world.device)  # after the strategy's surgery (LoRA layers), before the optimizer sees the parameters
-    optimizer = build_optimizer(strategy.param_groups(module, cfg.optim.lr), cfg.optim)
+    if cfg.train.activation_checkpointing:
+        checkpoint_activations(module)
+    if world.sharded:  # FSDP2: parameters become DTensor shards, so before the optimizer is built
+        shard(module, world, cfg.train.precision)
+    optimizer = build_optimizer(strategy.param_groups(module, cfg.optim.lr), cfg.optim, sharded=world.sharded)
     schedule = (make_schedule(optimizer) if make_schedule
                 else build_schedule(optimizer, cfg.schedule, cfg.train.max_steps))
     make_batch = placed(train_set.make_batch, world.device, world.shard if world.distributed else None)
@@ -80,19 +87,19 @@ def prepare_training(cfg: PretrainConfig | FinetuneConfig, module, strategy_cfg:
     if resume_ckpt is None:
         state, log = TrainState(), MetricsLog(log_dir / "metrics.jsonl", resume_step=0, enabled=world.is_main)
     else:
-        load_module_weights(resume_ckpt, module, strategy)
-        load_optimizer(resume_ckpt, optimizer)
+        load_training_state(resume_ckpt, module, optimizer, strategy)
         state = TrainState.from_json(read_json(resume_ckpt / "state.json"))
         schedule.load_state_dict(state.schedule)
         batches.load_state_dict(state.data)
-        state.restore_rng()
+        state.restore_rng(world.rank, world.size)  # each rank its own (DDP)
         say(f"resuming {log_dir} from step {state.step}")
         log = MetricsLog(log_dir / "metrics.jsonl", resume_step=state.step, enabled=world.is_main)
     trainable, total = count_params(module)
     say(f"params: {trainable:,} trained / {total:,} total ({100 * trainable / max(total, 1):.1f}%) | "
         f"{batches.examples_per_step(train_cfg.grad_accum)} {unit}/step | {batches.steps_per_epoch} steps/epoch | "
         f"{train_cfg.max_steps} steps | precision {resolve(train_cfg.precision, world.device.type)} | "
-        f"device {world.device}" + (f" x {world.size} processes (DDP)" if world.distributed else ""))
+        f"device {world.device}" + (f" x {world.size} processes ({world.parallel.upper()})" if world.distributed
+                                    else ""))
     slow = emulation_warning(train_cfg.precision, world.device.type)
     if slow:
         say(slow)
@@ -100,10 +107,11 @@ def prepare_training(cfg: PretrainConfig | FinetuneConfig, module, strategy_cfg:
 
 
 def ordered_batches(examples: Examples, batch_size: int, max_batches: int | None = None, world: World | None = None):
-    """One ordered pass over a split (evaluation), on `world`'s device; under DDP, this rank's slices."""
+    """One ordered pass over a split (evaluation), on `world`'s device; under DDP, this rank's slices
+    (under FSDP every rank runs every batch whole: a sharded forward needs all ranks)."""
     world = world or World()
     return sequential_batches(examples.n, placed(examples.make_batch, world.device), batch_size, max_batches,
-                              shard=world.shard if world.distributed else None)
+                              shard=world.eval_shard)
 
 
 def evaluate_on(module, examples: Examples, train_cfg: TrainSection, world: World | None = None,
@@ -111,7 +119,7 @@ def evaluate_on(module, examples: Examples, train_cfg: TrainSection, world: Worl
     """Metrics of `module` on a split (first max_batches batches; None = all), reduced over ranks under DDP."""
     world = world or World()
     return run_eval(module, ordered_batches(examples, train_cfg.batch_size, max_batches, world), train_cfg.precision,
-                    sum_over_ranks=world.sum if world.distributed else None)
+                    sum_over_ranks=world.sum if world.eval_shard else None)
 
 
 def evaluator(module, examples: Examples, train_cfg: TrainSection,

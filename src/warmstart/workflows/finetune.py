@@ -103,9 +103,9 @@ def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: Wo
     evaluate_val = evaluator(module, val_set, cfg.train, world)
 
     save = RunCheckpoints(run_dir, module, {"task": cfg.task.kind, **module.info()}, run.strategy, run.optimizer,
-                          keep=run.cfg.keep_checkpoints)
+                          keep=run.cfg.keep_checkpoints, world=world)
     monitor = Monitor.from_config(run.cfg, module.new_metrics().primary, keep_best=cfg.train.select_best)
-    state = train(module, run, evaluate_val, monitor, save if world.is_main else None, say=say)
+    state = train(module, run, evaluate_val, monitor, save, say=say)
     world.barrier()  # rank 0 has written checkpoints/best before any rank reads it
 
     # Test once, with the best validation weights when selecting (the final ones otherwise).
@@ -126,7 +126,8 @@ def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: Wo
         result["test_by_group"] = g = metrics_by_group(module, inputs, splits.test, cfg.train, world)
         say(f"test {g['metric']} by group: worst {g['worst']} {g['groups'][g['worst']][g['metric']]:.4f}, "
             f"best {g['best']} {g['groups'][g['best']][g['metric']]:.4f} (gap {g['gap']:.4f})")
-    forgetting = forgetting_check(cfg, module, run.strategy, say) if world.is_main else None
+    # Rank 0 alone reads the backbone's weights: not under FSDP, where they are shards on every rank.
+    forgetting = forgetting_check(cfg, module, run.strategy, say) if world.is_main and not world.sharded else None
     if forgetting is not None:
         result["forgetting"] = forgetting
     if world.is_main:

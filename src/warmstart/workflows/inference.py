@@ -11,15 +11,19 @@ from warmstart.config.schema import WORD_VECTOR_KINDS, FinetuneConfig
 from warmstart.errors import ConfigError, DataError
 from warmstart.inputs import open_inputs
 from warmstart.runs import load_run_config, set_threads
+from warmstart.training.device import inference_device
+from warmstart.training.distributed import World
 from warmstart.workflows.common import evaluate_on, metrics_by_group, ordered_batches
 from warmstart.workflows.finetune import load_finetuned, prepare_finetune
 from warmstart.workflows.pretrain import pretrain_objective
 from warmstart.workflows.quantize import is_quantized, load_quantized
 
 
-def evaluate(run_dir: str | Path, split: str = "test", by_group: bool = False) -> dict:
+def evaluate(run_dir: str | Path, split: str = "test", by_group: bool = False, device: str | None = None,
+             say=print) -> dict:
     """Re-evaluate a finished run on a split (fine-tune: val/test/train; pretrain: val). by_group
-    adds "by_group" (workflows.common.metrics_by_group) for a run whose data has a group_field."""
+    adds "by_group" (workflows.common.metrics_by_group) for a run whose data has a group_field.
+    `device`: where to run (None = the run's train.device where this machine has it, else the CPU)."""
     run_dir = Path(run_dir)
     verb, cfg = load_run_config(run_dir)
     if by_group and not getattr(cfg.data, "group_field", None):
@@ -37,15 +41,27 @@ def evaluate(run_dir: str | Path, split: str = "test", by_group: bool = False) -
         if split != "val":
             raise ConfigError(f"--split {split}: a pretraining run has only a 'val' split")
         module, val_set = pretrain_objective(cfg, run_dir, resolve_checkpoint(run_dir))
-        return evaluate_on(module, val_set, cfg.train)
+        here = _placed(module, run_dir, cfg, device, say)
+        return evaluate_on(module, val_set, cfg.train, here)
     if split not in ("train", "val", "test"):
         raise ConfigError(f"--split {split}: expected one of train, val, test")
     splits, inputs, module, _ = prepare_finetune(cfg, run_dir, module=finetuned_module(run_dir, cfg))
+    here = _placed(module, run_dir, cfg, device, say)
     records = getattr(splits, split)
-    metrics = evaluate_on(module, inputs.labeled_set(records, module), cfg.train)
+    metrics = evaluate_on(module, inputs.labeled_set(records, module), cfg.train, here)
     if by_group:
-        metrics["by_group"] = metrics_by_group(module, inputs, records, cfg.train)
+        metrics["by_group"] = metrics_by_group(module, inputs, records, cfg.train, here)
     return metrics
+
+
+def _placed(module: torch.nn.Module, run_dir: Path, cfg, device: str | None, say=print) -> World:
+    """`module` moved to where inference runs (a quantized run stays on the CPU: its int8 kernels are
+    CPU kernels); a one-process World there, for evaluate_on and ordered_batches."""
+    if is_quantized(run_dir):
+        return World()
+    here = World(device=inference_device(device, cfg.train.device, say))
+    module.to(here.device)
+    return here
 
 
 def finetuned_module(run_dir: Path, cfg: FinetuneConfig) -> torch.nn.Module:
@@ -55,8 +71,12 @@ def finetuned_module(run_dir: Path, cfg: FinetuneConfig) -> torch.nn.Module:
     return load_finetuned(cfg, resolve_checkpoint(run_dir))[0]
 
 
-def load_predictor(run_dir: str | Path):
-    """(module, inputs, cfg) of a fine-tuned run, ready for inference."""
+def load_predictor(run_dir: str | Path, device: str | None = None, say=print):
+    """(module, inputs, cfg) of a fine-tuned run, ready for inference on `device` (see evaluate)."""
+    return _predictor(run_dir, device, say)[:3]
+
+
+def _predictor(run_dir: str | Path, device: str | None, say):
     run_dir = Path(run_dir)
     verb, cfg = load_run_config(run_dir)
     if verb != "finetune":
@@ -65,11 +85,11 @@ def load_predictor(run_dir: str | Path):
     inputs.load(run_dir)
     module = finetuned_module(run_dir, cfg)
     module.eval()
-    return module, inputs, cfg
+    return module, inputs, cfg, _placed(module, run_dir, cfg, device, say)
 
 
 @torch.no_grad()
-def predict(run_dir: str | Path, items, batch_size: int = 64) -> list[dict]:
+def predict(run_dir: str | Path, items, batch_size: int = 64, device: str | None = None, say=print) -> list[dict]:
     """Predictions for raw inputs, as the task decodes them: {"label", "probs"} per class,
     {"labels", "probs"} for multi-label classification, {"value"} for regression, {"tokens",
     "tags", "entities"} (with character offsets) for token classification.
@@ -77,13 +97,13 @@ def predict(run_dir: str | Path, items, batch_size: int = 64) -> list[dict]:
     `items`: a list of texts (text runs), an array (N, C, H, W) of images scaled to [0, 1] (image
     runs), or an array (N, F) of raw features (vector runs); `predict_file` reads them from disk.
     """
-    module, inputs, _ = load_predictor(run_dir)
+    module, inputs, _, here = _predictor(run_dir, device, say)
     examples = inputs.predict_set(items)
-    return [pred for batch in ordered_batches(examples, batch_size)
+    return [pred for batch in ordered_batches(examples, batch_size, world=here)
             for pred in module.predictions(module.logits(batch), batch)]
 
 
-def predict_file(run_dir: str | Path, path: str | Path) -> list[dict]:
+def predict_file(run_dir: str | Path, path: str | Path, device: str | None = None, say=print) -> list[dict]:
     """Predictions for a file in the run's modality: a text file (one text per line), an image
     file, a folder of images or an .npz (image runs), a CSV with the feature columns (vector runs).
     Each result carries the "input" it belongs to (the text, file name, or file:line)."""
@@ -96,7 +116,8 @@ def predict_file(run_dir: str | Path, path: str | Path) -> list[dict]:
     names, items = inputs.read_predict_file(path)
     if len(names) == 0:
         raise DataError(f"{path}: nothing to predict")
-    return [{"input": name, **pred} for name, pred in zip(names, predict(run_dir, items), strict=True)]
+    return [{"input": name, **pred} for name, pred in zip(names, predict(run_dir, items, device=device, say=say),
+                                                                 strict=True)]
 
 
 def run_modality(run_dir: str | Path) -> str:

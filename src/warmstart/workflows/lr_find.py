@@ -14,6 +14,8 @@ from warmstart.errors import ConfigError
 from warmstart.inputs import open_inputs
 from warmstart.objectives import build_objective
 from warmstart.runs import set_threads
+from warmstart.training.device import configure, resolve_device
+from warmstart.training.distributed import World
 from warmstart.training.loop import train
 from warmstart.training.monitor import Monitor
 from warmstart.workflows.common import backbone_for, evaluator, prepare_training
@@ -31,6 +33,8 @@ def lr_find(cfg: FinetuneConfig | PretrainConfig, min_lr: float = 1e-6, max_lr: 
         raise ConfigError(f"--min-lr {min_lr} / --max-lr {max_lr}: expected 0 < min-lr < max-lr")
     if n_steps < 5:
         raise ConfigError(f"--steps {n_steps}: expected at least 5")
+    world = World(device=resolve_device(cfg.train.device))  # one process, on the recipe's train.device
+    configure(world.device)
     out = Path(out) if out else Path(cfg.run.out_dir) / f"{cfg.run.name}-lr-find"
     if out.exists():
         shutil.rmtree(out)
@@ -54,8 +58,8 @@ def lr_find(cfg: FinetuneConfig | PretrainConfig, min_lr: float = 1e-6, max_lr: 
              "nan_policy": "skip", "progress": False, "early_stop_patience": None, "monitor": None}
     run = prepare_training(cfg, module, strategy_cfg, train_set, out, None, say,
                            make_schedule=lambda opt: sweep_schedule(opt, cfg.optim.lr, min_lr, max_lr, n_steps),
-                           train_overrides=sweep)
-    train(module, run, evaluator(module, val_set, cfg.train),
+                           train_overrides=sweep, world=world)
+    train(module, run, evaluator(module, val_set, cfg.train, world),
           Monitor.from_config(run.cfg, module.new_metrics().primary), save=None, say=say)
     lrs = sweep_lrs(min_lr, max_lr, n_steps)
     by_step = {r["step"]: r["loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())

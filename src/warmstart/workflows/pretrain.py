@@ -54,9 +54,10 @@ def _pretrain(cfg: PretrainConfig, resume: bool, overwrite: bool, say, world: Wo
 
     # The objective head's facts (e.g. the supervised objective's source labels) go with each checkpoint.
     head_meta = {"objective": cfg.objective.kind, **(module.info() if hasattr(module, "info") else {})}
-    save = RunCheckpoints(run_dir, module, head_meta, run.strategy, run.optimizer, keep=run.cfg.keep_checkpoints)
+    save = RunCheckpoints(run_dir, module, head_meta, run.strategy, run.optimizer, keep=run.cfg.keep_checkpoints,
+                          world=world)
     monitor = Monitor.from_config(run.cfg, module.new_metrics().primary)
-    state = train(module, run, evaluate_val, monitor, save if world.is_main else None, say=say)
+    state = train(module, run, evaluate_val, monitor, save, say=say)
     final = evaluate_val(None)
     tokens_per_s = state.items_seen / max(state.elapsed_s, 1e-9) if cfg.objective.kind == "causal_lm" else None
     result = {"val": final, "steps": state.step, "train_seconds": state.elapsed_s, "items_seen": state.items_seen,

@@ -8,6 +8,8 @@ from pydantic import Field
 
 from warmstart.config.sections.base import Section
 
+DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"  # train.device and --device
+
 
 class TrainSection(Section):
     max_steps: int = Field(200, ge=1, description="Optimizer steps.")
@@ -24,10 +26,18 @@ class TrainSection(Section):
         "fp32", description="bf16 = bfloat16 autocast (weights stay fp32); fp16 = float16 autocast with a "
         "GradScaler (CUDA only); auto = on CUDA bf16 where the GPU supports it, else fp16; on a CPU bf16 where it "
         "has native bf16 instructions (AVX512-BF16/AMX), else fp32.")
-    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
+    device: str = Field("auto", pattern=DEVICE_PATTERN,
                         description="Where to train: auto (cuda if available, else mps, else cpu), cpu, cuda, "
                         "cuda:N or mps. Under torchrun, cuda means each process's own GPU (cuda:LOCAL_RANK). "
                         "Checkpoints are device-free either way.")
+    parallel: Literal["ddp", "fsdp"] = Field(
+        "ddp", description="Under torchrun: ddp = every rank holds the whole model (DistributedDataParallel); fsdp = "
+        "parameters, gradients and optimizer state sharded across ranks (FSDP2 fully_shard per transformer block and "
+        "the whole module; train.precision sets its mixed-precision policy), step checkpoints saved sharded through "
+        "torch.distributed.checkpoint plus consolidated weights. One process: no effect.")
+    activation_checkpointing: bool = Field(
+        False, description="Recompute each transformer block's activations in backward instead of keeping them "
+        "(less memory, ~30% more compute; HF gradient checkpointing). Transformer backbones only.")
     grad_clip: float | None = Field(1.0, gt=0, description="Clip the global gradient norm (null = off).")
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads (null = the cores available).")
     compile: bool = Field(False, description="torch.compile the module (costs tens of seconds up front).")
