@@ -63,7 +63,7 @@ def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ck
             say(warning)
     elif cfg.task.kind == "regression":
         check_targets(records, source)
-    backbone, lineage = backbone_for(cfg, run_dir, inputs, splits.train, resume_ckpt)
+    backbone, lineage = backbone_for(cfg, run_dir, inputs, splits.train, resume_ckpt, say)
     # Classification labels and tag sets come from all records (the class set is known up front);
     # regression statistics from the training split only.
     info = read_json(resume_ckpt / "head.json") if resume_ckpt else head_info(cfg.task, splits.train, records, cfg.data)
