@@ -22,17 +22,21 @@ def _script(name: str):
         sys.path.remove(str(BENCH))
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
+def _run_quick(names: tuple[str, ...], out: Path) -> None:
     import torch
 
-    out = tmp_path_factory.mktemp("bench")
     threads = torch.get_num_threads()
     try:
-        for name in ("pretrain_speed", "finetune_speed", "data_path", "cli_startup", "lm_loss"):
+        for name in names:
             _script(name).main(["--quick", "--out", str(out)])
     finally:
         torch.set_num_threads(threads)  # the scripts set their own; later tests expect conftest's
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    _run_quick(("pretrain_speed", "finetune_speed", "data_path", "cli_startup", "lm_loss"), out)
     return out
 
 
@@ -107,13 +111,7 @@ def test_deploy_json(tmp_path):
     """benchmarks/deploy.py --quick: one row per variant, with the int8 files smaller than fp32 ONNX."""
     pytest.importorskip("onnxruntime", reason="the deploy extra (onnx, onnxscript, onnxruntime) is not installed")
     pytest.importorskip("onnxscript", reason="the deploy extra (onnx, onnxscript, onnxruntime) is not installed")
-    import torch
-
-    threads = torch.get_num_threads()
-    try:
-        _script("deploy").main(["--quick", "--out", str(tmp_path)])
-    finally:
-        torch.set_num_threads(threads)
+    _run_quick(("deploy",), tmp_path)
     doc = _load(tmp_path, "deploy")
     rows = {r["variant"]: r for r in doc["rows"]}
     assert set(rows) == {"fp32 (torch)", "fp32 (onnxruntime)", "dynamic int8 (onnxruntime)", "dynamic int8 (torch.ao)"}
@@ -121,3 +119,16 @@ def test_deploy_json(tmp_path):
         assert r["p50_ms"] > 0 and r["p95_ms"] >= r["p50_ms"] and r["batch32_per_s"] > 0 and r["file_mb"] > 0
     assert rows["fp32 (onnxruntime)"]["acc_delta"] == pytest.approx(0.0)  # the same model, another runtime
     assert rows["dynamic int8 (onnxruntime)"]["file_mb"] < rows["fp32 (onnxruntime)"]["file_mb"]
+
+
+@pytest.mark.slow  # three compares of two cells each: about a minute on 2 busy cores
+def test_probe_cache_json(tmp_path):
+    """benchmarks/probe_cache.py --quick: the three runs of the probe cells, with cached metrics equal to uncached."""
+    _run_quick(("probe_cache",), tmp_path)
+    doc = _load(tmp_path, "probe_cache")
+    assert [r["mode"] for r in doc["rows"]] == ["uncached", "cached, cold", "cached, warm"] and doc["cells"] == 2
+    assert all(r["wall_s"] > 0 and r["speedup_vs_uncached"] > 0 for r in doc["rows"])
+    assert doc["max_abs_test_diff"] == 0 and doc["fp32_matmul_peak_flops"] > 0
+    rows = _script("run_all").summary_rows(tmp_path)
+    assert [r[0] for r in rows] == ["probe_cache"] * 3
+    assert "| cached, cold |" in _script("run_all").markdown(tmp_path)
