@@ -17,7 +17,7 @@ from pathlib import Path
 import common
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["pretrain_speed", "finetune_speed", "lm_loss", "data_path", "cli_startup", "wordvec_speed"]
+SCRIPTS = ["pretrain_speed", "finetune_speed", "lm_loss", "data_path", "cli_startup", "wordvec_speed", "probe_cache"]
 
 
 def summary_rows(out: Path) -> list[list]:
@@ -57,6 +57,10 @@ def summary_rows(out: Path) -> list[list]:
     if doc := load("cli_startup"):
         for r in doc["rows"]:
             rows.append(["cli_startup", f"{r['command']}: median s", r["median_s"]])
+    if doc := load("probe_cache"):
+        for r in doc["rows"]:
+            rows.append(["probe_cache", f"{r['mode']}: {doc['cells']} probe cells, s (x uncached)",
+                         f"{r['wall_s']:.1f} ({r['speedup_vs_uncached']:.1f}x)"])
     return rows
 
 
@@ -109,6 +113,16 @@ def markdown(out: Path) -> str:
     if p.exists():
         doc = json.loads(p.read_text())
         table(["command", "median s"], [[r["command"], r["median_s"]] for r in doc["rows"]])
+    p = out / "probe_cache.json"
+    if p.exists():
+        doc = json.loads(p.read_text())
+        lines.append(f"Linear-probe cells of a compare ({doc['cells']} cells x {doc['steps']} steps, {doc['encoder']}; "
+                     f"CPU flags {' '.join(doc['cpu_flags']) or 'unknown'}, fp32 matmul peak "
+                     f"{doc['fp32_matmul_peak_flops'] / 1e9:,.0f} GFLOP/s; largest test {doc['metric']} difference "
+                     f"cached vs uncached {doc['max_abs_test_diff']:.2g}):\n")
+        table(["run", "compare wall s", "x uncached", "cells' train_seconds"],
+              [[r["mode"], r["wall_s"], f"{r['speedup_vs_uncached']:.1f}x", r["cells_train_seconds"]]
+               for r in doc["rows"]])
     return "\n".join(lines)
 
 

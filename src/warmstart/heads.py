@@ -22,6 +22,15 @@ def pool(feats: Features, how: str) -> torch.Tensor:
     return feats.tokens[torch.arange(feats.tokens.size(0), device=last.device), last]
 
 
+def pooled_features(backbone: nn.Module, batch: dict, how: str) -> torch.Tensor:
+    """(B, D) what a pooled task head reads: the backbone's features of the batch pooled `how`, or,
+    when the batch carries them, precomputed ones (batch["pooled"]: a frozen backbone's cached
+    output, see workflows.features), which skip the backbone."""
+    if "pooled" in batch:
+        return batch["pooled"]
+    return pool(backbone(batch), how)
+
+
 class LinearHead(nn.Module):
     """Dropout + linear: pooled features (B, D) -> outputs (B, n_out)."""
 

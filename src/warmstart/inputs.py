@@ -82,6 +82,7 @@ class TextInputs:
     pretraining, padded token-id batches for fine-tuning."""
 
     modality = "text"
+    augments = False  # training batches are never randomly changed
 
     def __init__(self, data_cfg: CorpusData | DemoCorpusData | LabeledTextData | DemoSentimentData):
         self.cfg = data_cfg
@@ -323,7 +324,7 @@ class ArrayInputs:
 
     def _examples(self, records: list[dict], targets: torch.Tensor | None, train: bool) -> Examples:
         rows = np.asarray([r["index"] for r in records], dtype=np.int64)
-        augmenting = train and self.cfg.augment != type(self.cfg.augment)()
+        augmenting = train and self.augments
 
         def make(idx: list[int]) -> Batch:
             x = self.normalizer(torch.from_numpy(self.set.floats(rows[idx])))  # (B, C, H, W) or (B, F)
@@ -335,6 +336,11 @@ class ArrayInputs:
             return batch
 
         return Examples(len(rows), make)
+
+    @property
+    def augments(self) -> bool:
+        """Whether training batches are randomly augmented (a non-default data.augment)."""
+        return self.cfg.augment != type(self.cfg.augment)()
 
     def _normalize(self) -> bool:
         raise NotImplementedError

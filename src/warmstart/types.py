@@ -25,7 +25,14 @@ class VectorBatch(TypedDict, total=False):
     labels: torch.Tensor  # (B,)
 
 
-Batch = TextBatch | ImageBatch | VectorBatch
+class PooledBatch(TypedDict, total=False):
+    """A frozen backbone's cached output (workflows.features): the task head reads it directly."""
+
+    pooled: torch.Tensor  # (B, D) pooled backbone features, in the dtype the backbone produced them
+    labels: torch.Tensor  # (B,) or (B, K), as in TextBatch
+
+
+Batch = TextBatch | ImageBatch | VectorBatch | PooledBatch
 
 
 @dataclass

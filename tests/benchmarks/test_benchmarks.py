@@ -22,17 +22,21 @@ def _script(name: str):
         sys.path.remove(str(BENCH))
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
+def _run_quick(names: tuple[str, ...], out: Path) -> None:
     import torch
 
-    out = tmp_path_factory.mktemp("bench")
     threads = torch.get_num_threads()
     try:
-        for name in ("pretrain_speed", "finetune_speed", "data_path", "cli_startup", "lm_loss"):
+        for name in names:
             _script(name).main(["--quick", "--out", str(out)])
     finally:
         torch.set_num_threads(threads)  # the scripts set their own; later tests expect conftest's
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    _run_quick(("pretrain_speed", "finetune_speed", "data_path", "cli_startup", "lm_loss"), out)
     return out
 
 
@@ -108,13 +112,7 @@ def test_deploy_json(tmp_path):
     files smaller than fp32 ONNX, structured pruning with fewer parameters."""
     pytest.importorskip("onnxruntime", reason="the deploy extra (onnx, onnxscript, onnxruntime) is not installed")
     pytest.importorskip("onnxscript", reason="the deploy extra (onnx, onnxscript, onnxruntime) is not installed")
-    import torch
-
-    threads = torch.get_num_threads()
-    try:
-        _script("deploy").main(["--quick", "--out", str(tmp_path)])
-    finally:
-        torch.set_num_threads(threads)
+    _run_quick(("deploy",), tmp_path)
     doc = _load(tmp_path, "deploy")
     rows = {r["variant"]: r for r in doc["rows"]}
     assert set(rows) == {"fine-tuned fp32 (torch)", "fp32 (onnxruntime)", "dynamic-int8 (onnxruntime)",
@@ -184,3 +182,16 @@ def test_gpu_benchmark_cpu_paths(capsys, tmp_path):
     if not torch.cuda.is_available():
         assert gpu.main(["--out", str(tmp_path)]) == 1
         assert "no CUDA GPU on this machine" in capsys.readouterr().err and not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow  # three compares of two cells each: about a minute on 2 busy cores
+def test_probe_cache_json(tmp_path):
+    """benchmarks/probe_cache.py --quick: the three runs of the probe cells, with cached metrics equal to uncached."""
+    _run_quick(("probe_cache",), tmp_path)
+    doc = _load(tmp_path, "probe_cache")
+    assert [r["mode"] for r in doc["rows"]] == ["uncached", "cached, cold", "cached, warm"] and doc["cells"] == 2
+    assert all(r["wall_s"] > 0 and r["speedup_vs_uncached"] > 0 for r in doc["rows"])
+    assert doc["max_abs_test_diff"] == 0 and doc["fp32_matmul_peak_flops"] > 0
+    rows = _script("run_all").summary_rows(tmp_path)
+    assert [r[0] for r in rows] == ["probe_cache"] * 3
+    assert "| cached, cold |" in _script("run_all").markdown(tmp_path)

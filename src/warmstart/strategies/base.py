@@ -32,6 +32,11 @@ class Strategy:
     def train_mode(self, module: nn.Module) -> None:
         """Called after module.train() each step: frozen parts may go back to eval mode."""
 
+    def fixed_backbone(self) -> bool:
+        """True when the backbone is frozen and kept in eval mode for the whole run: its features are
+        then a fixed function of the inputs, so they may be computed once (workflows.features)."""
+        return False
+
     def on_epoch_start(self, epoch: int, optimizer) -> None:
         """Hook for schedules of (un)freezing, e.g. gradual unfreezing. Also called once when a run
         resumes, so it must set state as a function of `epoch` (idempotent)."""

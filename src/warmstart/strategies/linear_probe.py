@@ -1,5 +1,6 @@
 """Linear probe: the backbone is frozen (and kept in eval mode, so dropout is off and norm
-statistics are fixed); only the head trains."""
+statistics are fixed); only the head trains. Such a backbone is a fixed function of its inputs,
+so finetune can compute its features once per split (workflows.features)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,6 @@ class LinearProbe(Strategy):
     def train_mode(self, module: nn.Module) -> None:
         if self.cfg.freeze_norm_stats:
             module.backbone.eval()
+
+    def fixed_backbone(self) -> bool:
+        return self.cfg.freeze_norm_stats

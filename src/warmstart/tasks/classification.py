@@ -17,7 +17,7 @@ from torch import nn
 
 from warmstart.errors import ConfigError
 from warmstart.evaluation.metrics import ClassificationMetrics, MultiLabelMetrics
-from warmstart.heads import pool, task_head
+from warmstart.heads import pooled_features, task_head
 from warmstart.models.base import Backbone
 from warmstart.types import StepOutput, TextBatch
 
@@ -77,7 +77,7 @@ class Classification(nn.Module):
 
     def logits(self, batch: TextBatch) -> torch.Tensor:
         """(B, C) class (or per-label) logits: pooled backbone features through the head."""
-        return self.head(pool(self.backbone(batch), self.pooling))
+        return self.head(pooled_features(self.backbone, batch, self.pooling))
 
     def predictions(self, logits: torch.Tensor, batch: TextBatch | None = None) -> list[dict]:
         """What `predict` prints per example: {"label", "probs"} (softmax), or with multilabel

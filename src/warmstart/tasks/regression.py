@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from warmstart.evaluation.metrics import RegressionMetrics
-from warmstart.heads import pool, task_head
+from warmstart.heads import pooled_features, task_head
 from warmstart.models.base import Backbone
 from warmstart.types import StepOutput, TextBatch
 
@@ -49,7 +49,7 @@ class Regression(nn.Module):
 
     def logits(self, batch: TextBatch) -> torch.Tensor:
         """(B, 1) standardized predictions: pooled backbone features through the head."""
-        return self.head(pool(self.backbone(batch), self.pooling))
+        return self.head(pooled_features(self.backbone, batch, self.pooling))
 
     def predictions(self, logits: torch.Tensor, batch: TextBatch | None = None) -> list[dict]:
         """What `predict` prints per example: {"value"} in the targets' original units."""

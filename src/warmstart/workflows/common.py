@@ -29,11 +29,12 @@ if TYPE_CHECKING:
     from warmstart.config.schema import FinetuneConfig, PretrainConfig, Strategy, TrainSection
 
 
-def backbone_for(cfg: PretrainConfig | FinetuneConfig, run_dir: Path, inputs, fit_on, resume_ckpt: Path | None):
+def backbone_for(cfg: PretrainConfig | FinetuneConfig, run_dir: Path, inputs, fit_on, resume_ckpt: Path | None,
+                 say=print):
     """Where the backbone and the inputs' preprocessor (tokenizer or normalizer) come from: a
     resumed checkpoint, `init` (a warmstart run: its weights, or its architecture with fresh
-    weights), or fresh (fit the preprocessor on `fit_on`, the training examples; random weights).
-    Returns (backbone, lineage)."""
+    weights), or fresh (fit the preprocessor on `fit_on`, the training examples; random weights,
+    or a local HF model's: one line says what was loaded). Returns (backbone, lineage)."""
     if resume_ckpt is not None:  # the run's own preprocessor and architecture: bit-identical resume
         inputs.load(run_dir)
         backbone, lineage = load_backbone(resume_ckpt, random_init=True), None
@@ -49,6 +50,8 @@ def backbone_for(cfg: PretrainConfig | FinetuneConfig, run_dir: Path, inputs, fi
             cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"path": path})})
         inputs.fit(cfg, fit_on)
         backbone = build_backbone(cfg.model, **inputs.backbone_args())
+        if getattr(backbone, "load_summary", None):
+            say(backbone.load_summary)
         lineage = {"model": cfg.model.kind, "path": getattr(cfg.model, "path", None)}
     inputs.check(backbone)
     return backbone, lineage

@@ -30,6 +30,7 @@ from warmstart.workflows.common import (
     prepare_training,
     quiet,
 )
+from warmstart.workflows.features import cached_sets, feature_cache_dir
 from warmstart.workflows.pretrain import pretrain_objective
 
 
@@ -66,7 +67,7 @@ def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ck
         warning = split_warning(cfg.init, cfg.data, stratify=is_cls)
         if warning:
             say(warning)
-    backbone, lineage = backbone_for(cfg, run_dir, inputs, splits.train, resume_ckpt)
+    backbone, lineage = backbone_for(cfg, run_dir, inputs, splits.train, resume_ckpt, say)
     # Classification labels and tag sets come from all records (the class set is known up front);
     # regression statistics from the training split only.
     info = read_json(resume_ckpt / "head.json") if resume_ckpt else head_info(cfg.task, splits.train, records, cfg.data)
@@ -98,6 +99,14 @@ def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: Wo
     test_set = inputs.labeled_set(splits.test, module)
     say(f"data: {len(splits.train):,} train (of a {splits.n_pool:,} pool) / {len(splits.val):,} val / "
         f"{len(splits.test):,} test")
+    # A frozen backbone in eval mode (linear_probe) is a fixed function of the inputs: compute its
+    # pooled features once per split (or read them from the cache compare cells share) and let the
+    # loop train the head on them. Checkpoints still hold the backbone: evaluate/predict/export as usual.
+    feature_cache = feature_cache_dir(cfg, inputs, world, say)
+    if feature_cache is not None:
+        sets, feature_cache_use = cached_sets(module, {"train": train_set, "val": val_set, "test": test_set},
+                                              cfg.train, feature_cache, world, say)
+        train_set, val_set, test_set = sets["train"], sets["val"], sets["test"]
 
     run = prepare_training(cfg, module, cfg.strategy, train_set, run_dir, resume_ckpt, say, world=world)
     evaluate_val = evaluator(module, val_set, cfg.train, world)
@@ -122,6 +131,8 @@ def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: Wo
         "n_labels": len(splits.train), "n_pool": splits.n_pool, "skipped_steps": state.skipped_steps,
         "stopped_early": state.stopped_early, "device": str(world.device), "world_size": world.size,
     }
+    if feature_cache is not None:
+        result["feature_cache"] = {"dir": str(feature_cache), **feature_cache_use}
     if getattr(cfg.data, "group_field", None):  # the bias check: every test metric per group
         result["test_by_group"] = g = metrics_by_group(module, inputs, splits.test, cfg.train, world)
         say(f"test {g['metric']} by group: worst {g['worst']} {g['groups'][g['worst']][g['metric']]:.4f}, "
@@ -163,15 +174,18 @@ def forgetting_check(cfg: FinetuneConfig, module, strategy: Strategy | None = No
 
     before = val_loss()
     fine = module.backbone
-    if strategy is not None and strategy.split_state(fine)[1]:  # what fine-tuning produced: base + extra merged
-        fine = strategy.merge(copy.deepcopy(fine))
-    try:
-        objective.backbone.load_state_dict(fine.state_dict())
-    except RuntimeError as e:  # e.g. a strategy changed the backbone's structure
-        say("forgetting check skipped: the fine-tuned backbone does not load into the pretraining objective "
-            f"({str(e).splitlines()[0]})")
-        return None
-    after = val_loss()
+    if strategy is not None and strategy.fixed_backbone():
+        after = before  # frozen and in eval mode all run (linear_probe): the backbone is unchanged
+    else:
+        if strategy is not None and strategy.split_state(fine)[1]:  # what fine-tuning produced: base + extra merged
+            fine = strategy.merge(copy.deepcopy(fine))
+        try:
+            objective.backbone.load_state_dict(fine.state_dict())
+        except RuntimeError as e:  # e.g. a strategy changed the backbone's structure
+            say("forgetting check skipped: the fine-tuned backbone does not load into the pretraining objective "
+                f"({str(e).splitlines()[0]})")
+            return None
+        after = val_loss()
     say(f"forgetting check ({pre_cfg.objective.kind} val loss): {before['loss']:.4f} before, "
         f"{after['loss']:.4f} after fine-tuning")
     return {"objective": pre_cfg.objective.kind, "pretrain_run": str(pre_dir), "checkpoint": str(ckpt),

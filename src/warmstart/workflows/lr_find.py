@@ -44,11 +44,11 @@ def lr_find(cfg: FinetuneConfig | PretrainConfig, min_lr: float = 1e-6, max_lr: 
     if isinstance(cfg, PretrainConfig):
         inputs = open_inputs(cfg.data)
         pool = inputs.read_pretrain(cfg.run.seed)
-        backbone, _ = backbone_for(cfg, out, inputs, pool if inputs.modality == "text" else pool.train, None)
+        backbone, _ = backbone_for(cfg, out, inputs, pool if inputs.modality == "text" else pool.train, None, say)
         train_set, val_set = inputs.pretrain_sets(pool, cfg, say)
         module, strategy_cfg = build_objective(cfg.objective, backbone, inputs.objective_info(pool)), FullStrategy()
     else:
-        splits, inputs, module, _ = prepare_finetune(cfg, out)
+        splits, inputs, module, _ = prepare_finetune(cfg, out, say=say)
         train_set, val_set = (inputs.labeled_set(splits.train, module, train=True),
                               inputs.labeled_set(splits.val, module))
         strategy_cfg = cfg.strategy

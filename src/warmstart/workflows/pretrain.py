@@ -41,7 +41,7 @@ def _pretrain(cfg: PretrainConfig, resume: bool, overwrite: bool, say, world: Wo
     inputs = open_inputs(cfg.data)
     pool = inputs.read_pretrain(cfg.run.seed)
     fit_on = pool if inputs.modality == "text" else pool.train
-    backbone, lineage = backbone_for(cfg, run_dir, inputs, fit_on, resume_ckpt)
+    backbone, lineage = backbone_for(cfg, run_dir, inputs, fit_on, resume_ckpt, say)
     if world.is_main:
         inputs.save(run_dir)
         write_config(run_dir, cfg, "pretrain", lineage)

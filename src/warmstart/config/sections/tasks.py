@@ -81,6 +81,10 @@ class LinearProbeStrategy(Section):
     head_lr: _HeadLR = None
     freeze_norm_stats: bool = Field(True, description="Keep the frozen backbone in eval mode "
                                     "(no dropout, fixed norm statistics).")
+    cache_features: bool = Field(True, description="Compute the frozen backbone's pooled features once per "
+                                 "split and train the head on them (cached in <run.out_dir>/.cache/features, "
+                                 "shared by the cells of a compare); needs freeze_norm_stats, a classification "
+                                 "or regression task and no augmentation. Same metrics as false.")
 
 
 class PartialStrategy(Section):
