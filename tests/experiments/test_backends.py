@@ -108,3 +108,23 @@ def test_ray_backend_without_ray_is_one_line_exit_2(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err
     assert err == "error: --backend ray needs Ray: pip install 'warmstart[ray]'\n"
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"jobs": 0}, "--jobs: expected a whole number >= 1, got 0"),
+    ({"backend": "slurm"}, "--backend: expected one of local, ray, got 'slurm'"),
+    ({"backend": "ray", "jobs": 2}, "--jobs is for --backend local"),
+    ({"backend": "ray", "cpus_per_cell": 0}, "--cpus-per-cell: expected a whole number >= 1, got 0"),
+    ({"backend": "ray", "gpus_per_cell": -1}, "--gpus-per-cell: expected a number >= 0, got -1"),
+    ({"cpus_per_cell": 2}, "--cpus-per-cell and --gpus-per-cell are for --backend ray"),
+])
+def test_bad_backend_options_are_one_line_before_any_cell(tmp_path, kwargs, message):
+    from warmstart.experiments.compare import compare
+
+    cfg = parse_config({"run": {"name": "grid", "out_dir": str(tmp_path / "runs")}, "pretrained": str(tmp_path),
+                        "label_budgets": [10], "data": {"kind": "labeled_text", "path": str(tmp_path / "x.csv")}},
+                       "compare", "c")
+    with pytest.raises(ConfigError) as e:
+        compare(cfg, say=lambda *_: None, **kwargs)
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+    assert not (tmp_path / "runs").exists()

@@ -86,11 +86,20 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print, backend: str = "local"
 
     if backend not in BACKENDS:
         raise ConfigError(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    if jobs < 1:
+        raise ConfigError(f"--jobs: expected a whole number >= 1, got {jobs}")
     if backend == "ray":
-        import_ray()  # a missing extra is one line before anything is written
         if jobs != 1:
             raise ConfigError("--jobs is for --backend local; under Ray the cluster's free CPUs and GPUs "
                               "(and --cpus-per-cell/--gpus-per-cell) set how many cells run at once")
+        if cpus_per_cell is not None and cpus_per_cell < 1:
+            raise ConfigError(f"--cpus-per-cell: expected a whole number >= 1, got {cpus_per_cell}")
+        if gpus_per_cell is not None and gpus_per_cell < 0:
+            raise ConfigError(f"--gpus-per-cell: expected a number >= 0, got {gpus_per_cell:g}")
+        import_ray()  # a missing extra is one line before anything is written
+    elif cpus_per_cell is not None or gpus_per_cell is not None:
+        raise ConfigError("--cpus-per-cell and --gpus-per-cell are for --backend ray (locally, --jobs and "
+                          "train.num_threads split the cores)")
 
     # Every source path is checked before the first cell runs: a typo is one line, not a failed grid.
     points = starting_points(cfg)
