@@ -190,11 +190,12 @@ def _ray_cells(jobs: list[tuple[str, Job]], gpus: float | None) -> Iterator[tupl
         ray.init()  # RAY_ADDRESS (or a cluster started with `ray start` on this machine), else a local instance
     try:
         cluster_gpus = ray.cluster_resources().get("GPU", 0)
+        requests = [ray_request(job, gpus, cluster_gpus) for _, job in jobs]  # any bad request before the first task
         remote = ray.remote(_ray_cell)
-        pending = {}
-        for i, (name, job) in enumerate(jobs):
-            request, job = ray_request(job, gpus, cluster_gpus)
-            pending[remote.options(**request, name=name, max_retries=0).remote(job)] = i
+        # One retry when a worker or its node dies (not when the cell raises): the cell resumes from
+        # its last checkpoint where the compare directory is shared, else starts again.
+        pending = {remote.options(**request, name=jobs[i][0], max_retries=1).remote(job): i
+                   for i, (request, job) in enumerate(requests)}
         try:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)

@@ -82,8 +82,6 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print, backend: str = "local"
     `jobs` cells at a time on this machine; "ray" runs every cell as a Ray task asking for
     `cpus_per_cell` CPUs (default train.num_threads, else 1) and, for cells that train on CUDA,
     `gpus_per_cell` GPUs (default 1)."""
-    from warmstart.workflows import finetune  # noqa: F401  (fail early if training deps are broken)
-
     if backend not in BACKENDS:
         raise ConfigError(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
     if jobs < 1:
@@ -100,6 +98,7 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print, backend: str = "local"
     elif cpus_per_cell is not None or gpus_per_cell is not None:
         raise ConfigError("--cpus-per-cell and --gpus-per-cell are for --backend ray (locally, --jobs and "
                           "train.num_threads split the cores)")
+    from warmstart.workflows import finetune  # noqa: F401  (fail early if training deps are broken)
 
     # Every source path is checked before the first cell runs: a typo is one line, not a failed grid.
     points = starting_points(cfg)
