@@ -51,7 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_args(p)
     p = sub.add_parser("compare", help="pretrained vs scratch across label budgets and seeds")
     _add_config_args(p)
-    p.add_argument("--jobs", type=int, default=1, help="cells to run in parallel processes (default 1)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="cells to run in parallel processes (default 1); with GPUs, each process gets its own GPU "
+                        "(round-robin)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local (default: this machine, --jobs at a time) or ray: each cell a Ray task on the cluster "
+                        "at RAY_ADDRESS (or a local Ray instance); pip install 'warmstart[ray]'")
+    p.add_argument("--cpus-per-cell", type=int, default=None, metavar="N",
+                   help="ray: CPUs each cell reserves, also its torch threads (default train.num_threads, else 1)")
+    p.add_argument("--gpus-per-cell", type=float, default=None, metavar="G",
+                   help="ray: GPUs each cell that trains on CUDA reserves (default 1; 0.5 packs two cells per GPU)")
 
     p = sub.add_parser("lr-find", help="LR range test: loss vs LR plot and a suggested optim.lr")
     _add_config_args(p)
@@ -179,7 +188,8 @@ def _finetune(args) -> None:
 def _compare(args) -> None:
     from warmstart.experiments.compare import compare
 
-    compare(_load(args, "compare"), jobs=args.jobs)
+    compare(_load(args, "compare"), jobs=args.jobs, backend=args.backend, cpus_per_cell=args.cpus_per_cell,
+            gpus_per_cell=args.gpus_per_cell)
 
 
 def _lr_find(args) -> None:

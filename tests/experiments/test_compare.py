@@ -64,14 +64,24 @@ def test_bad_grid_is_a_config_error_naming_the_field(tmp_path, over, field):
     assert all(line.startswith("cmp.yaml: ") for line in str(e.value).splitlines())
 
 
-def test_compare_runs_in_parallel_resumes_and_reports(pretrained):
+def test_compare_runs_in_parallel_resumes_and_reports(pretrained, monkeypatch):
+    import torch
+
+    from warmstart.experiments import backends
     from warmstart.experiments.compare import compare
     from warmstart.reports import write_report
 
+    # As if on a 2-GPU machine: each of the 2 worker processes is handed its own GPU (the workers
+    # themselves run CPU-only torch, so train.device auto still trains there on the CPU).
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    pools, real_pool = [], backends.cell_pool
+    monkeypatch.setattr(backends, "cell_pool", lambda n, slots: pools.append(slots) or real_pool(n, slots))
     root = pretrained
     cfg = compare_config(root, strategies=[{"kind": "full"}, {"kind": "linear_probe"}], label_budgets=[10, "all"],
                          seeds=[0])
     out = compare(cfg, jobs=2, say=lambda *_: None)
+    assert pools == [["0", "1"]]
     summary = json.loads((out / "compare.json").read_text())
     cells = {c["run_dir"]: c for c in summary["cells"]}
     assert len(cells) == 4 * 2
@@ -97,3 +107,15 @@ def test_compare_runs_in_parallel_resumes_and_reports(pretrained):
 
     html = write_report(out).read_text()
     assert "Forgetting check" in html and "pretrained_linear_probe" in html and "Labels saved" in html
+
+
+def test_failed_cell_is_one_line_naming_it(pretrained):
+    from warmstart.errors import DataError
+    from warmstart.experiments.compare import compare
+
+    cfg = compare_config(pretrained, label_budgets=[10], seeds=[0], run={"name": "broken", "out_dir": str(pretrained)},
+                         data={"kind": "labeled_text", "path": str(pretrained / "missing.csv"), "max_len": 16})
+    with pytest.raises(DataError) as e:
+        compare(cfg, say=lambda *_: None)
+    assert str(e.value) == f"compare cell cells/pretrained_b10_s0: {pretrained / 'missing.csv'}: no such file"
+    assert not (pretrained / "broken" / "compare.json").exists()

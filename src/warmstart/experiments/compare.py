@@ -5,23 +5,23 @@ files); compare.json lists them with their results and the reference arm, and co
 mean ± std per arm × budget.
 
 Re-running a compare skips finished cells and resumes interrupted ones. `jobs > 1` runs cells in
-parallel processes, splitting the cores between them.
+parallel processes, splitting the cores between them (and the GPUs, one per process);
+`backend="ray"` runs each cell as a Ray task on a cluster (experiments/backends.py).
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import statistics
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from warmstart.checkpoint.io import read_json, write_json_atomic
 from warmstart.config.schema import CompareConfig, FinetuneConfig, RunSection, TrainSection
 from warmstart.errors import ConfigError
 from warmstart.evaluation.metrics import higher_is_better
-from warmstart.experiments.baselines import BaselineCell, run_baseline
+from warmstart.experiments.backends import BACKENDS, import_ray, run_cells
+from warmstart.experiments.baselines import BaselineCell
 from warmstart.experiments.sources import StartingPoint, check_sources, finetune_fields, resolve_sources
 from warmstart.runs import split_warning
 
@@ -81,18 +81,28 @@ def reference_arm(cfg: CompareConfig, points: dict[str, StartingPoint]) -> str |
     return (full or scratch)[0].name if scratch else None
 
 
-def _run_cell(job: FinetuneConfig | BaselineCell, quiet: bool) -> dict:
-    if isinstance(job, BaselineCell):
-        return run_baseline(job)
-    from warmstart.workflows import finetune
-
-    say = (lambda *_: None) if quiet else print
-    run_dir = Path(job.run.out_dir) / job.run.name
-    return finetune(job, resume=run_dir.exists(), say=say)
-
-
-def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
-    """Run (or finish) the comparison grid; returns the compare directory."""
+def compare(cfg: CompareConfig, jobs: int = 1, say=print, backend: str = "local", cpus_per_cell: int | None = None,
+            gpus_per_cell: float | None = None) -> Path:
+    """Run (or finish) the comparison grid; returns the compare directory. backend "local" runs
+    `jobs` cells at a time on this machine; "ray" runs every cell as a Ray task asking for
+    `cpus_per_cell` CPUs (default train.num_threads, else 1) and, for cells that train on CUDA,
+    `gpus_per_cell` GPUs (default 1)."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    if jobs < 1:
+        raise ConfigError(f"--jobs: expected a whole number >= 1, got {jobs}")
+    if backend == "ray":
+        if jobs != 1:
+            raise ConfigError("--jobs is for --backend local; under Ray the cluster's free CPUs and GPUs "
+                              "(and --cpus-per-cell/--gpus-per-cell) set how many cells run at once")
+        if cpus_per_cell is not None and cpus_per_cell < 1:
+            raise ConfigError(f"--cpus-per-cell: expected a whole number >= 1, got {cpus_per_cell}")
+        if gpus_per_cell is not None and gpus_per_cell < 0:
+            raise ConfigError(f"--gpus-per-cell: expected a number >= 0, got {gpus_per_cell:g}")
+        import_ray()  # a missing extra is one line before anything is written
+    elif cpus_per_cell is not None or gpus_per_cell is not None:
+        raise ConfigError("--cpus-per-cell and --gpus-per-cell are for --backend ray (locally, --jobs and "
+                          "train.num_threads split the cores)")
     from warmstart.workflows import finetune  # noqa: F401  (fail early if training deps are broken)
 
     # Every source path is checked before the first cell runs: a typo is one line, not a failed grid.
@@ -106,7 +116,9 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
     compare_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(compare_dir / "compare_config.json", cfg.model_dump(mode="json"))
     threads = cfg.train.num_threads
-    if jobs > 1 and threads is None:  # parallel cells split the cores instead of oversubscribing them
+    if backend == "ray":  # a cell's torch threads are the CPUs it reserves on the cluster
+        threads = cpus_per_cell or threads or 1
+    elif jobs > 1 and threads is None:  # parallel cells split the cores instead of oversubscribing them
         threads = max(len(os.sched_getaffinity(0)) // jobs, 1)
     cells = cell_configs(cfg, compare_dir, threads)
     say(f"compare: {len(cells)} cells ({len(cfg.grid_arms())} arms × up to {len(cfg.label_budgets)} budgets × "
@@ -123,18 +135,12 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
     if len(todo) < len(cells):
         say(f"  {len(cells) - len(todo)} cells already complete, {len(todo)} to run")
 
-    if jobs > 1 and len(todo) > 1:
-        # Fresh interpreters (spawn), not forks of this one: forking a process whose torch thread
-        # pools have already run (the demo pretrains first) can hang the children.
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {i: pool.submit(_run_cell, cells[i][1], True) for i in todo}
-            for i, fut in futures.items():
-                results[i] = fut.result()
-                _say_cell(say, cells[i][0], results[i])
-    else:
-        for i in todo:
-            results[i] = _run_cell(cells[i][1], quiet=True)
-            _say_cell(say, cells[i][0], results[i])
+    # Cells run in any order and report as they finish; a failing cell stops the grid with one line
+    # naming it (finished cells keep their result.json, so the re-run starts where this one stopped).
+    names = [cells[i][0]["run_dir"] for i in todo]
+    for k, result in run_cells([(names[k], cells[i][1]) for k, i in enumerate(todo)], backend, jobs, gpus_per_cell):
+        results[todo[k]] = result
+        _say_cell(say, cells[todo[k]][0], result)
 
     from warmstart.tasks import primary_metric
 
