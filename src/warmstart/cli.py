@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by-group", action="store_true",
                    help="also per group of data.group_field: metrics, worst and best group, and their gap")
     p = sub.add_parser("predict", help="predict for new inputs: texts (a .txt file, one per line, or - for stdin), "
-                                       "images (a file, a folder of images or an .npz) or feature vectors (a .csv)")
+                                       "images (a file, a folder of images or an .npz), feature vectors (a .csv), "
+                                       "or questions with their contexts (extractive QA: .jsonl lines "
+                                       "{question, context} or a SQuAD .json)")
     p.add_argument("run_dir")
     p.add_argument("input")
     p = sub.add_parser("report", help="write report.html / report.md for a compare (or run) directory")
@@ -178,10 +180,10 @@ def _predict(args) -> None:
     from warmstart.workflows import predict, predict_file, run_modality
 
     modality = run_modality(args.run_dir)
-    if modality != "text":  # images or feature vectors: files only
+    if modality != "text":  # images, feature vectors or question-context pairs: files only
         if args.input == "-":
             raise DataError(f"predict -: stdin takes texts; a {modality} run predicts for an image file, "
-                            "a folder of images, an .npz or a .csv")
+                            "a folder of images, an .npz, a .csv, or (qa) a .jsonl of questions and contexts")
         for pred in predict_file(args.run_dir, args.input):
             print(json.dumps(pred))
         return
