@@ -75,6 +75,14 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
     inputs = open_inputs(cfg.data)
     inputs.load(run_dir)
     inputs.export(out)  # the tokenizer files, or transforms.json (normalization statistics)
+    segments = getattr(getattr(task_model, "config", None), "type_vocab_size", 0) > 1
+    if segments and cfg.task.kind == "extractive_qa":
+        # The QA model was trained with segment ids (0 = question, 1 = context): make the exported
+        # tokenizer return them, so tokenizer(question, context) feeds the model what warmstart did.
+        tokenizer = load_tokenizer(out)
+        names = ["input_ids", "token_type_ids", "attention_mask"]
+        tokenizer.model_input_names = tokenizer.init_kwargs["model_input_names"] = names  # saved in tokenizer_config
+        tokenizer.save_pretrained(str(out))
     return out
 
 
