@@ -7,6 +7,7 @@ import random
 
 import pytest
 import torch
+from tests.e2e.conftest import check_compare_and_report
 from tests.e2e.test_cli import ws
 
 PEOPLE = ["Anna", "Boris", "Chen", "Dana", "Emil", "Farah"]
@@ -121,13 +122,7 @@ def test_qa_compare_and_report(workspace):
     if not (root / "runs" / "pre" / "result.json").exists():
         ws("pretrain", root / "pre.yaml")
     ws("compare", root / "cmp.yaml")
-    summary = json.loads((root / "runs" / "cmp" / "compare.json").read_text())
-    assert summary["metric"] == "f1" and summary["higher_is_better"] is True
-    assert {(c["arm"], c["n_labels"]) for c in summary["cells"]} == {(a, n) for a in ("pretrained", "scratch")
-                                                                    for n in (30, 90)}
-    out = ws("report", root / "runs" / "cmp").stdout
-    assert out.strip().endswith("report.html")
-    assert "f1" in (root / "runs" / "cmp" / "report.md").read_text()
+    check_compare_and_report(root, "f1", (30, 90))
 
 
 def test_answer_not_in_context_exits_2_with_one_line(workspace, tmp_path):

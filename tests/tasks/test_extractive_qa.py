@@ -144,3 +144,56 @@ def test_every_strategy_builds_and_steps(strategy):
     module(_qa_batch(RECORDS["extractive_qa"])).loss.backward()
     opt.step()
     assert not torch.equal(head_before, module.head.proj.weight)  # the head always trains
+
+
+def _squad_config(tmp_path, name):
+    import json
+    import random
+
+    from warmstart.config.schema import FinetuneConfig
+
+    path = tmp_path / "squad.json"
+    if not path.exists():
+        rng = random.Random(0)
+        paragraphs = []
+        for n in range(40):
+            who = rng.choice(["Anna", "Boris", "Chen"])
+            context = " ".join(rng.choices(["we", "saw", "it", "rain"], k=rng.randint(2, 9))) + f" then {who} left"
+            ans = [{"text": who, "answer_start": context.index(who)}]
+            paragraphs.append({"context": context, "qas": [
+                {"id": f"{n}a", "question": "who left", "answers": ans},
+                {"id": f"{n}b", "question": "who paid", "answers": [], "is_impossible": True}]})
+        path.write_text(json.dumps({"data": [{"paragraphs": paragraphs}]}))
+    return FinetuneConfig.model_validate({
+        "run": {"name": name, "out_dir": str(tmp_path / "runs")},
+        "data": {"kind": "squad", "path": str(path), "max_len": 16, "doc_stride": 4, "max_question_len": 4},
+        "tokenizer": {"kind": "wordpiece", "vocab_size": 100},
+        "model": {"kind": "transformer", "arch": "bert", "size": "tiny", "n_layers": 1, "d_model": 32, "n_heads": 2},
+        "task": {"kind": "extractive_qa"},
+        "train": {"max_steps": 6, "batch_size": 8, "eval_every": 3, "save_every": 3, "keep_checkpoints": 3,
+                  "select_best": False, "progress": False},
+    })
+
+
+def test_save_load_round_trip_and_exact_resume(tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from warmstart.workflows import evaluate, finetune
+
+    quiet = lambda *_: None  # noqa: E731
+    result = finetune(_squad_config(tmp_path, "straight"), say=quiet)
+    straight = tmp_path / "runs" / "straight"
+    # Save/load: the saved run (weights and fitted threshold) gives the test metrics the run reported.
+    assert evaluate(straight, "test") == pytest.approx(result["test"])
+    # Resume: rewind to the step-3 checkpoint and finish again; weights, head (threshold) and optimizer match bitwise.
+    final = straight / "checkpoints" / "step_000006"
+    before = {stem: load_file(str(final / f"{stem}.safetensors")) for stem in ("backbone", "head", "optimizer")}
+    shutil.rmtree(final)
+    (straight / "checkpoints" / "latest").write_text("step_000003")
+    (straight / "result.json").unlink()
+    finetune(_squad_config(tmp_path, "straight"), resume=True, say=quiet)
+    for stem, a in before.items():
+        b = load_file(str(final / f"{stem}.safetensors"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), stem
