@@ -121,6 +121,8 @@ def quantize(run_dir: str | Path, method: str = "dynamic-int8", backend: str = "
     if verb != "finetune" or is_quantized(run_dir):
         what = "an already quantized run" if verb == "finetune" else f"a {verb} run"
         raise ConfigError(f"{run_dir}: quantize takes a fine-tuning run (this one is {what})")
+    if cfg.task.kind == "extractive_qa":
+        raise ConfigError(f"{run_dir}: quantize does not take extractive_qa runs yet")
     out = Path(out) if out else run_dir.parent / f"{run_dir.name}-{method}-{backend}"
     if out.exists():
         raise ConfigError(f"{out}: already exists (remove it or pass --out)")
