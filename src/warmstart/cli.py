@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also per group of data.group_field: metrics, worst and best group, and their gap")
     _add_device_arg(p)
     p = sub.add_parser("predict", help="predict for new inputs: texts (a .txt file, one per line, or - for stdin), "
-                                       "images (a file, a folder of images or an .npz) or feature vectors (a .csv)")
+                                       "images (a file, a folder of images or an .npz), feature vectors (a .csv), "
+                                       "or questions with their contexts (extractive QA: .jsonl lines "
+                                       "{question, context} or a SQuAD .json)")
     p.add_argument("run_dir")
     p.add_argument("input")
     _add_device_arg(p)
@@ -224,10 +226,10 @@ def _predict(args) -> None:
     from warmstart.workflows import predict, predict_file, run_modality
 
     modality = run_modality(args.run_dir)
-    if modality != "text":  # images or feature vectors: files only
+    if modality != "text":  # images, feature vectors or question-context pairs: files only
         if args.input == "-":
             raise DataError(f"predict -: stdin takes texts; a {modality} run predicts for an image file, "
-                            "a folder of images, an .npz or a .csv")
+                            "a folder of images, an .npz, a .csv, or (qa) a .jsonl of questions and contexts")
         for pred in predict_file(args.run_dir, args.input, device=args.device):
             print(json.dumps(pred))
         return

@@ -25,7 +25,7 @@ import torch
 
 from warmstart import data, tokenizers
 from warmstart.config.schema import HFTokenizer
-from warmstart.data.loaders import block_examples, tagged_examples, text_examples
+from warmstart.data.loaders import block_examples, qa_examples, tagged_examples, text_examples
 from warmstart.errors import ConfigError, DataError
 from warmstart.transforms import Normalizer, augment
 from warmstart.types import Batch
@@ -146,11 +146,19 @@ class TextInputs:
     def labeled_set(self, records: list[dict], module, train: bool = False) -> Examples:
         if self.cfg.tagged:
             return self._tagged_set(records, module)
+        if self.cfg.qa:
+            return self._qa_set(records, with_targets=True)
         encoded = tokenizers.encode(self.tokenizer, [r["text"] for r in records], self.cfg.max_len)
         targets = encode_targets(module, records, f"data ({self.cfg.kind})")
         return Examples(len(encoded), text_examples(encoded, targets, self._pad()))
 
-    def predict_set(self, texts: list[str]) -> Examples:
+    def predict_set(self, texts: list) -> Examples:
+        """Examples for raw inputs: texts, or for extractive QA {"question", "context"} dicts."""
+        if self.cfg.qa:
+            from warmstart.data.squad import qa_record
+
+            return self._qa_set([qa_record(str(t.get("id", n)), t["question"], t["context"], [])
+                                 for n, t in enumerate(texts)], with_targets=False)
         if self.cfg.tagged:  # words by WORD_PATTERN, subwords aligned to them; entities get character offsets
             spans = [[(m.start(), m.end()) for m in WORD_PATTERN.finditer(t)] for t in texts]
             encoded, word_of = tokenizers.encode_words(self.tokenizer, texts, spans, self.cfg.max_len)
@@ -175,9 +183,30 @@ class TextInputs:
                 rows[key].append(row)
         return Examples(len(encoded), tagged_examples(encoded, rows, self._pad()))
 
-    def read_predict_file(self, path: Path) -> tuple[list[str], list[str]]:
-        """(names, texts): one text per non-empty line of a UTF-8 file."""
+    def _qa_set(self, records: list[dict], with_targets: bool) -> Examples:
+        """Extractive QA: the windows of every question (tokenizers.qa); training targets from each
+        record's first reference answer (SQuAD's training answer)."""
+        from warmstart.tokenizers.qa import encode_windows
+
+        answers = None
+        if with_targets:
+            answers = [(r["answers"][0]["start"], r["answers"][0]["start"] + len(r["answers"][0]["text"]))
+                       if r["answers"] else None for r in records]
+        windows = encode_windows(self.tokenizer, [r["question"] for r in records], [r["context"] for r in records],
+                                 self.cfg.max_len, self.cfg.doc_stride, self.cfg.max_question_len, answers)
+        return Examples(len(records), qa_examples(windows, records, self._pad()))
+
+    def read_predict_file(self, path: Path) -> tuple[list[str], list]:
+        """(names, texts): one text per non-empty line of a UTF-8 file. Extractive QA: (ids,
+        {"id", "question", "context"} dicts) from JSON lines with question and context fields, or
+        from a SQuAD-format .json file (its answers are ignored)."""
         from warmstart.data.text import read_text_file
+
+        if self.cfg.qa:
+            from warmstart.data.squad import read_questions
+
+            items = read_questions(Path(path))
+            return [q["id"] for q in items], items
 
         texts = [ln for ln in read_text_file(path).splitlines() if ln.strip()]
         return texts, texts

@@ -57,3 +57,6 @@ class StepOutput:
     logits: torch.Tensor | None = None  # (B, C), (B,), or (B, T, V)
     targets: torch.Tensor | None = None  # what the logits are scored against (for metrics)
     metrics: dict[str, float] = field(default_factory=dict)
+    # (N, K) per-example results a task scores itself after decoding (extractive QA: per question,
+    # has-answer, exact match, F1 and no-answer margin of its decoded span); None for most tasks.
+    scores: torch.Tensor | None = None

@@ -34,3 +34,19 @@ def toy_text(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     write_toy_text(root)
     return root
+
+
+def check_compare_and_report(root, metric: str, budgets: tuple[int, ...], run: str = "cmp") -> None:
+    """The e2e tail every task shares: `compare` ran both arms at every budget on the task's
+    headline metric, and `report` renders it."""
+    import json
+
+    from tests.e2e.test_cli import ws
+
+    summary = json.loads((root / "runs" / run / "compare.json").read_text())
+    assert summary["metric"] == metric and summary["higher_is_better"] is True
+    assert {(c["arm"], c["n_labels"]) for c in summary["cells"]} == {(a, n) for a in ("pretrained", "scratch")
+                                                                    for n in budgets}
+    out = ws("report", root / "runs" / run).stdout
+    assert out.strip().endswith("report.html")
+    assert metric in (root / "runs" / run / "report.md").read_text()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from tests.e2e.conftest import check_compare_and_report
 from tests.e2e.test_cli import ws
 
 PEOPLE = ["Anna", "Boris", "Chen", "Dana", "Emil"]
@@ -91,13 +92,7 @@ def test_tagging_compare_and_report(workspace):
     if not (root / "runs" / "pre" / "result.json").exists():
         ws("pretrain", root / "pre.yaml")
     ws("compare", root / "cmp.yaml")
-    summary = json.loads((root / "runs" / "cmp" / "compare.json").read_text())
-    assert summary["metric"] == "f1" and summary["higher_is_better"] is True
-    assert {(c["arm"], c["n_labels"]) for c in summary["cells"]} == {(a, n) for a in ("pretrained", "scratch")
-                                                                    for n in (20, 60)}
-    out = ws("report", root / "runs" / "cmp").stdout
-    assert out.strip().endswith("report.html")
-    assert "f1" in (root / "runs" / "cmp" / "report.md").read_text()
+    check_compare_and_report(root, "f1", (20, 60))
 
 
 @pytest.mark.parametrize("content, needle", [

@@ -3,23 +3,43 @@
 import pytest
 import torch
 
-from warmstart.config.schema import ClassificationTask, RegressionTask, TokenClassificationTask
+from warmstart.config.schema import ClassificationTask, ExtractiveQATask, RegressionTask, TokenClassificationTask
+from warmstart.data.loaders import qa_examples
+from warmstart.data.squad import qa_record
 from warmstart.models.transformer import TransformerBackbone
 from warmstart.tasks import TASKS, build_task, head_info
+from warmstart.tokenizers.qa import Window
+
+CONTEXT = "a b c d e f g h"  # 8 one-character context tokens at characters 0, 2, ..., 14
 
 RECORDS = {
     "classification": [{"text": "a", "label": lab} for lab in ["neg", "pos", "neu", "pos"]],
     "regression": [{"text": "a", "label": v} for v in [1.0, 2.5, -0.5, 4.0]],
     "token_classification": [{"text": "a b", "tokens": ["a", "b"], "label": tags}
                              for tags in [["B-PER", "I-PER"], ["O", "B-LOC"], ["O", "O"], ["B-LOC", "O"]]],
+    "extractive_qa": [qa_record(str(n), "q", CONTEXT, ans) for n, ans in enumerate(
+        [[{"text": "b c", "start": 2}], [], [{"text": "e", "start": 8}], [{"text": "h", "start": 14}]])],
 }
 CFGS = {"classification": ClassificationTask(dropout=0.0), "regression": RegressionTask(dropout=0.0),
-        "token_classification": TokenClassificationTask(dropout=0.0)}
+        "token_classification": TokenClassificationTask(dropout=0.0), "extractive_qa": ExtractiveQATask()}
+
+
+def _qa_batch(records):
+    """Windows [CLS] q q [SEP] context [SEP] (ids < the tiny vocab of 64): one per question, and
+    two for the last one (its context cut in halves, the answer in the second)."""
+    def window(lo, hi, start=0, end=0):
+        return Window(ids=[2, 5, 6, 3, *range(10 + lo, 10 + hi), 3], type_ids=[0] * 4 + [1] * (hi - lo + 1),
+                      ctx_start=4, offsets=[(2 * i, 2 * i + 1) for i in range(lo, hi)], start=start, end=end)
+
+    windows = [[window(0, 8, 5, 6)], [window(0, 8)], [window(0, 8, 8, 8)], [window(0, 4), window(4, 8, 7, 7)]]
+    return qa_examples(windows, records, pad_id=0)(list(range(4)))
 
 
 def _labeled_batch(kind, module, records):
     """The backbone's example batch with targets: one per example, or for token classification
     one tag per position (the first position, like [CLS], ignored)."""
+    if kind == "extractive_qa":
+        return _qa_batch(records)
     batch = module.backbone.example_batch(4)
     if kind != "token_classification":
         return {**batch, "labels": module.encode_targets([r["label"] for r in records])}
@@ -36,7 +56,8 @@ def test_task_contract(kind, arch, fixed_batch_losses):
     module = build_task(CFGS[kind], TransformerBackbone.tiny(arch), head_info(CFGS[kind], records))
     batch = _labeled_batch(kind, module, records)
     out = module(batch)
-    n_items = int((batch["labels"] != -100).sum()) if batch["labels"].ndim == 2 else 4
+    n_items = (len(batch["windows"]) if kind == "extractive_qa"
+               else int((batch["labels"] != -100).sum()) if batch["labels"].ndim == 2 else 4)
     assert out.loss.ndim == 0 and torch.isfinite(out.loss) and out.n_items == n_items
     out.loss.backward()
     assert module.backbone.input_embeddings().weight.grad.abs().sum() > 0

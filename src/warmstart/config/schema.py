@@ -27,11 +27,13 @@ from warmstart.config.sections.data import (  # noqa: F401
     FinetuneData,
     HebrewCorpusData,
     HebrewNERData,
+    HebrewQAData,
     ImageFolderData,
     LabeledTextData,
     NpzData,
     PretrainData,
     SklearnTableData,
+    SquadData,
     TaggedTextData,
     TagScheme,
     TaskTextData,
@@ -90,6 +92,7 @@ from warmstart.config.sections.sources import (  # noqa: F401
 from warmstart.config.sections.tasks import (  # noqa: F401
     ClassificationTask,
     DiscriminativeStrategy,
+    ExtractiveQATask,
     FullStrategy,
     GradualUnfreezeStrategy,
     LinearProbeStrategy,
@@ -253,7 +256,13 @@ def _check_modality(cfg: PretrainConfig | FinetuneConfig) -> None:
 
 
 def _check_task_data(task, data) -> None:
-    """Tagged data goes with token classification, and only with it."""
+    """Tagged data goes with token classification, and QA data with extractive QA, and only with it."""
+    if (task.kind == "extractive_qa") != getattr(data, "qa", False):
+        if task.kind == "extractive_qa":
+            raise ValueError(f"task.kind=extractive_qa needs question-answering data (data.kind=squad or hebrew_qa), "
+                             f"got data.kind={data.kind}")
+        raise ValueError(f"data.kind={data.kind} is question-answering data: use task.kind=extractive_qa, "
+                         f"not {task.kind}")
     if (task.kind == "token_classification") == getattr(data, "tagged", False):
         return
     if task.kind == "token_classification":
@@ -322,7 +331,7 @@ class CompareConfig(Section):
         ..., min_length=1, description="Label budgets: counts (>= 1), fractions in (0, 1), or all (also null).")
     seeds: list[int] = Field([0, 1], min_length=1, description="Seeds per cell.")
     metric: str | None = Field(None, description="Headline test metric (default: acc for "
-                               "classification, mse for regression, f1 for token_classification).")
+                               "classification, mse for regression, f1 for token_classification and extractive_qa).")
     data: FinetuneData
     task: Task = ClassificationTask()
     optim: Optim = AdamWOptim()

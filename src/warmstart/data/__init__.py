@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from warmstart.data.cache import PackedBlocks, split_blocks, token_ids, unigram_ppl
 from warmstart.data.demo import demo_sentiment_records
 from warmstart.data.splits import Splits, budget_count, split_records, stratified_order
+from warmstart.data.squad import hebrew_qa_records, read_squad
 from warmstart.data.tagged import hebrew_ner_records, read_tagged
 from warmstart.data.text import read_corpus, read_labeled
 
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
         DemoSentimentData,
         HebrewCorpusData,
         HebrewNERData,
+        HebrewQAData,
         LabeledTextData,
+        SquadData,
         TaggedTextData,
         TaskTextData,
     )
@@ -67,6 +70,14 @@ def _hebrew_ner(cfg: HebrewNERData) -> list[dict]:
     return hebrew_ner_records(cfg.scheme)
 
 
+def _squad(cfg: SquadData) -> list[dict]:
+    return read_squad(cfg.path)
+
+
+def _hebrew_qa(cfg: HebrewQAData) -> list[dict]:
+    return hebrew_qa_records()
+
+
 def _labeled(cfg: LabeledTextData) -> list[dict]:
     return read_labeled(cfg.path, cfg.text_field, cfg.label_field, cfg.group_field)
 
@@ -84,6 +95,8 @@ SOURCES = {
     "task_text": _task_text,
     "tagged_text": _tagged,
     "hebrew_ner": _hebrew_ner,
+    "squad": _squad,
+    "hebrew_qa": _hebrew_qa,
 }
 _UNLABELED = {"corpus", "demo_corpus", "hebrew_corpus", "task_text"}
 
@@ -95,8 +108,10 @@ def load_corpus(cfg: CorpusData | DemoCorpusData | TaskTextData | HebrewCorpusDa
     return SOURCES[cfg.kind](cfg)
 
 
-def load_labeled(cfg: LabeledTextData | DemoSentimentData | TaggedTextData | HebrewNERData) -> list[dict]:
-    """Records {"text", "label"} for fine-tuning (tagged data adds "tokens"; its label is the tag list)."""
+def load_labeled(cfg: LabeledTextData | DemoSentimentData | TaggedTextData | HebrewNERData | SquadData
+                 | HebrewQAData) -> list[dict]:
+    """Records {"text", "label"} for fine-tuning (tagged data adds "tokens"; its label is the tag list;
+    QA data adds "id", "question", "context" and "answers")."""
     if cfg.kind in _UNLABELED:
         raise TypeError(f"load_labeled needs a labeled data section, got kind={cfg.kind}")
     return SOURCES[cfg.kind](cfg)

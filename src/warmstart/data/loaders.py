@@ -190,3 +190,26 @@ def tagged_examples(encoded: list[list[int]], rows: dict[str, list[list[int]]], 
         return batch
 
     return make
+
+
+def qa_examples(windows: list[list], records: list[dict], pad_id: int) -> Callable[[list[int]], Batch]:
+    """make_batch for extractive QA: an example is a question, and its batch rows are all of its
+    windows (tokenizers.qa.Window), so a batch of B questions has at least B rows. Adds the
+    segment ids (padded with 0), the windows' start/end targets, and as Python lists the windows,
+    the question row of each window and the questions' records (for decoding and scoring)."""
+
+    def make(idx: list[int]) -> Batch:
+        rows = [(q, w) for q, i in enumerate(idx) for w in windows[i]]
+        batch = pad_collate([w.ids for _, w in rows], pad_id)
+        types = torch.zeros_like(batch["input_ids"])
+        for r, (_, w) in enumerate(rows):
+            types[r, : len(w.type_ids)] = torch.as_tensor(w.type_ids, dtype=torch.long)
+        batch["token_type_ids"] = types
+        batch["start_positions"] = torch.tensor([w.start for _, w in rows], dtype=torch.long)
+        batch["end_positions"] = torch.tensor([w.end for _, w in rows], dtype=torch.long)
+        batch["windows"] = [w for _, w in rows]
+        batch["window_question"] = [q for q, _ in rows]
+        batch["questions"] = [records[i] for i in idx]
+        return batch
+
+    return make

@@ -8,6 +8,9 @@ slice of the validation data combine by summing: `reduce(sum_over_ranks)` before
 from __future__ import annotations
 
 import math
+import re
+import string
+from collections import Counter
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -237,7 +240,138 @@ class TaggingMetrics(_LossMean):
         }
 
 
-METRIC_CLASSES = (LMMetrics, LossMetrics, ClassificationMetrics, MultiLabelMetrics, RegressionMetrics, TaggingMetrics)
+# ------------------------------------------------------------------ extractive QA (SQuAD)
+
+_PUNCT = set(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+
+
+def squad_normalize(text: str) -> str:
+    """The official SQuAD answer normalization: lowercase, drop ASCII punctuation, drop the
+    articles a/an/the, collapse whitespace (in that order, as the v1.1 and v2.0 scripts do)."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def squad_exact(gold: str, pred: str) -> float:
+    return float(squad_normalize(gold) == squad_normalize(pred))
+
+
+def squad_f1(gold: str, pred: str) -> float:
+    """Token-overlap F1 of normalized answers (bags of words); an empty answer ("no answer") scores
+    1 against an empty one and 0 against anything else."""
+    g, p = squad_normalize(gold).split(), squad_normalize(pred).split()
+    if not g or not p:
+        return float(g == p)
+    same = sum((Counter(g) & Counter(p)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(p), same / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def squad_scores(references: list[str], pred: str) -> tuple[float, float]:
+    """(exact match, F1) of a predicted answer: the best over the reference answers; an
+    unanswerable question's only reference is the empty answer."""
+    refs = references or [""]
+    return max(squad_exact(r, pred) for r in refs), max(squad_f1(r, pred) for r in refs)
+
+
+class QAMetrics(_LossMean):
+    """Extractive QA: SQuAD exact match and F1 (fractions in [0, 1], best over the reference
+    answers), split into questions with an answer (has_ans_*) and without (no_ans_*, SQuAD v2).
+
+    The task decodes each question and reports per question (StepOutput.scores, (Q, 4)): whether
+    it has an answer, the exact match and F1 of its best span, and its no-answer margin (null
+    score - best span score; -inf when the task never answers "no answer"). A question is
+    answered "no answer" when its margin exceeds `threshold`. With unanswerable questions, the
+    official script's threshold search is reported too: best_f1 / best_exact at the threshold that
+    maximizes each on these questions, and best_threshold (F1's). `fit` (validation only) scores
+    everything at that best threshold and hands it to `on_fit`.
+    """
+
+    primary = "f1"
+    directions = {"loss": False, "f1": True, "exact": True, "has_ans_f1": True, "has_ans_exact": True,
+                  "no_ans_f1": True, "no_ans_exact": True, "best_f1": True, "best_exact": True}
+
+    def __init__(self, threshold: float, unanswerable: bool, fit: bool = False, on_fit=None):
+        super().__init__()
+        self.threshold, self.unanswerable, self.fit, self.on_fit = threshold, unanswerable, fit, on_fit
+        self.rows: list[tuple[float, float, float, float]] = []  # (has_ans, span_em, span_f1, margin)
+        self.reduced = False
+
+    def update(self, out: StepOutput) -> None:
+        self._add_loss(out)
+        if out.scores is not None:  # None in training mode: the task decodes only when evaluating
+            self.rows += [tuple(r) for r in out.scores.tolist()]
+
+    def reduce(self, sum_over_ranks: Callable[[list[float]], list[float]]) -> None:
+        """Under data parallelism, the per-question rows of every rank are needed: each rank sums a
+        vector with its rows in its own slot (one all-reduce of the sizes, one of the rows)."""
+        import torch.distributed as dist
+
+        rank, world = dist.get_rank(), dist.get_world_size()
+        sizes = [0.0] * world
+        sizes[rank] = float(len(self.rows))
+        sizes = [int(x) for x in sum_over_ranks(sizes)]
+        flat = [0.0] * (4 * sum(sizes))
+        at = 4 * sum(sizes[:rank])
+        for k, row in enumerate(self.rows):
+            flat[at + 4 * k: at + 4 * k + 4] = [max(v, -1e30) for v in row]
+        summed = sum_over_ranks(flat + [self.loss_sum, float(self.n)])
+        self.loss_sum, self.n = summed[-2], int(summed[-1])
+        self.rows = [tuple(summed[4 * k: 4 * k + 4]) for k in range(sum(sizes))]
+
+    def _at(self, threshold: float) -> dict[str, float]:
+        em = f1 = 0.0
+        has = {"n": 0, "em": 0.0, "f1": 0.0}
+        no = {"n": 0, "em": 0.0}
+        for has_ans, span_em, span_f1, margin in self.rows:
+            null = margin > threshold
+            q_em, q_f1 = ((0.0, 0.0) if has_ans else (1.0, 1.0)) if null else (
+                (span_em, span_f1) if has_ans else (0.0, 0.0))
+            em, f1 = em + q_em, f1 + q_f1
+            if has_ans:
+                has["n"], has["em"], has["f1"] = has["n"] + 1, has["em"] + q_em, has["f1"] + q_f1
+            else:
+                no["n"], no["em"] = no["n"] + 1, no["em"] + q_em
+        n = max(len(self.rows), 1)
+        out = {"exact": em / n, "f1": f1 / n}
+        if self.unanswerable:  # the v2 breakdown (no-answer exact match and F1 are the same number)
+            out.update({"has_ans_exact": has["em"] / max(has["n"], 1), "has_ans_f1": has["f1"] / max(has["n"], 1),
+                        "no_ans_exact": no["em"] / max(no["n"], 1), "no_ans_f1": no["em"] / max(no["n"], 1)})
+        return out
+
+    def best_threshold(self, column: int) -> tuple[float, float]:
+        """(best score, threshold) for exact match (column 1) or F1 (column 2): the official SQuAD v2
+        search. Start from "no answer" everywhere, then switch questions to their span in order of
+        rising margin; the best prefix sets the threshold (its last margin: "no answer" above it)."""
+        n = max(len(self.rows), 1)
+        score = best = sum(1.0 for r in self.rows if not r[0])
+        ordered = sorted(self.rows, key=lambda r: r[3])
+        threshold = (ordered[0][3] - 1.0) if ordered else 0.0
+        for r in ordered:
+            score += r[column] if r[0] else -1.0
+            if score > best:
+                best, threshold = score, r[3]
+        return best / n, threshold
+
+    def compute(self) -> dict[str, float]:
+        threshold = self.threshold
+        extra = {}
+        if self.unanswerable and self.rows:
+            best_f1, f1_threshold = self.best_threshold(2)
+            extra = {"best_f1": best_f1, "best_exact": self.best_threshold(1)[0], "best_threshold": f1_threshold}
+            if self.fit:
+                threshold = f1_threshold
+                if self.on_fit is not None:
+                    self.on_fit(threshold)
+        return {"loss": self._loss(), **self._at(threshold), **extra,
+                **({"threshold": threshold} if self.unanswerable else {})}
+
+
+METRIC_CLASSES = (LMMetrics, LossMetrics, ClassificationMetrics, MultiLabelMetrics, RegressionMetrics, TaggingMetrics,
+                  QAMetrics)
 
 
 def higher_is_better(name: str) -> bool:

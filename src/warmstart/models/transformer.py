@@ -107,7 +107,12 @@ class TransformerBackbone(Backbone):
         # exporting a graph (ONNX): the branch is data-dependent, and the graph must take any mask.
         exporting = torch.compiler.is_exporting()
         hf_mask = None if mask is None or (not exporting and _all_ones(mask)) else mask
-        hidden = self.model(input_ids=ids, attention_mask=hf_mask).last_hidden_state  # (B, T, D)
+        # Segment ids (extractive QA: 0 = question, 1 = context) reach models that have segment
+        # embeddings (BERT's type_vocab_size 2); GPT-2 would look them up as tokens, so never there.
+        segments = {}
+        if "token_type_ids" in batch and getattr(self.model.config, "type_vocab_size", 0) > 1:
+            segments["token_type_ids"] = batch["token_type_ids"]
+        hidden = self.model(input_ids=ids, attention_mask=hf_mask, **segments).last_hidden_state  # (B, T, D)
         if mask is None:
             mask = torch.ones_like(ids)
         m = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from torch import nn
 
 from warmstart.tasks.classification import Classification
+from warmstart.tasks.extractive_qa import ExtractiveQA
 from warmstart.tasks.regression import Regression
 from warmstart.tasks.token_classification import TokenClassification
 
@@ -17,6 +18,7 @@ TASKS: dict[str, type[nn.Module]] = {
     "classification": Classification,
     "regression": Regression,
     "token_classification": TokenClassification,
+    "extractive_qa": ExtractiveQA,
 }
 
 
@@ -35,11 +37,18 @@ def head_info(cfg: Task, train_records: list[dict], all_records: list[dict] | No
 def primary_metric(cfg: Task) -> str:
     """The headline metric of a task config: what compare tabulates by default and what
     selects the best checkpoint."""
-    from warmstart.evaluation.metrics import ClassificationMetrics, MultiLabelMetrics, RegressionMetrics, TaggingMetrics
+    from warmstart.evaluation.metrics import (
+        ClassificationMetrics,
+        MultiLabelMetrics,
+        QAMetrics,
+        RegressionMetrics,
+        TaggingMetrics,
+    )
 
     if cfg.kind == "classification":
         return (MultiLabelMetrics if cfg.multilabel else ClassificationMetrics).primary
-    return {"regression": RegressionMetrics, "token_classification": TaggingMetrics}[cfg.kind].primary
+    return {"regression": RegressionMetrics, "token_classification": TaggingMetrics,
+            "extractive_qa": QAMetrics}[cfg.kind].primary
 
 
 def build_task(cfg: Task, backbone, info: dict) -> nn.Module:

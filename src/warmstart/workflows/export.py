@@ -79,6 +79,14 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
     inputs = open_inputs(cfg.data)
     inputs.load(run_dir)
     inputs.export(out)  # the tokenizer files, or transforms.json (normalization statistics)
+    segments = getattr(getattr(task_model, "config", None), "type_vocab_size", 0) > 1
+    if segments and cfg.task.kind == "extractive_qa":
+        # The QA model was trained with segment ids (0 = question, 1 = context): make the exported
+        # tokenizer return them, so tokenizer(question, context) feeds the model what warmstart did.
+        tokenizer = load_tokenizer(out)
+        names = ["input_ids", "token_type_ids", "attention_mask"]
+        tokenizer.model_input_names = tokenizer.init_kwargs["model_input_names"] = names  # saved in tokenizer_config
+        tokenizer.save_pretrained(str(out))
     return out
 
 
@@ -87,12 +95,15 @@ def hf_task_model(backbone: nn.Module, module: nn.Module, task_cfg: Task) -> nn.
     the (merged) backbone's weights, the trained head mapped onto the native head (bert: pooler +
     classifier; gpt2: score), id2label/label2id and problem_type. Regression's target
     standardization is folded into the last layer, so the model outputs values in original units.
-    Token classification: *ForTokenClassification (hf_token_model)."""
+    Token classification: *ForTokenClassification (hf_token_model); extractive QA:
+    *ForQuestionAnswering (hf_qa_model)."""
     from transformers import AutoModelForSequenceClassification
 
     arch = model_type(backbone)
     if task_cfg.kind == "token_classification":
         return hf_token_model(backbone, module, task_cfg)
+    if task_cfg.kind == "extractive_qa":
+        return hf_qa_model(backbone, module)
     if task_cfg.pooling != "native":
         if arch in NATIVE_HEADS:
             raise ConfigError(f"--format hf: this run pools with task.pooling={module.pooling}, which {arch}'s native "
@@ -150,6 +161,24 @@ def hf_token_model(backbone: nn.Module, module: nn.Module, task_cfg: TokenClassi
     model = AutoModelForTokenClassification.from_config(config)
     state = {f"{model.base_model_prefix}.{k}": v for k, v in backbone.model.state_dict().items()}
     state.update({"classifier.weight": module.head.proj.weight, "classifier.bias": module.head.proj.bias})
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def hf_qa_model(backbone: nn.Module, module: nn.Module) -> nn.Module:
+    """transformers' *ForQuestionAnswering for an extractive-QA module: its span head (a linear
+    layer to start and end logits at every position) is exactly the native `qa_outputs` of bert and
+    gpt2. The no-answer threshold is not part of an HF model: pass it to the pipeline yourself
+    (handle_impossible_answer)."""
+    from transformers import AutoModelForQuestionAnswering
+
+    arch = model_type(backbone)
+    if arch not in NATIVE_HEADS:
+        raise ConfigError(f"--format hf: no native question-answering head is known for a {arch or backbone.kind} "
+                          f"backbone (native: {', '.join(NATIVE_HEADS)}); export with --format hf-backbone or onnx")
+    model = AutoModelForQuestionAnswering.from_config(copy.deepcopy(backbone.model.config))
+    state = {f"{model.base_model_prefix}.{k}": v for k, v in backbone.model.state_dict().items()}
+    state.update({"qa_outputs.weight": module.head.proj.weight, "qa_outputs.bias": module.head.proj.bias})
     model.load_state_dict(state, strict=True)
     return model.eval()
 

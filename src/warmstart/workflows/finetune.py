@@ -114,7 +114,11 @@ def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: Wo
     save = RunCheckpoints(run_dir, module, {"task": cfg.task.kind, **module.info()}, run.strategy, run.optimizer,
                           keep=run.cfg.keep_checkpoints, world=world)
     monitor = Monitor.from_config(run.cfg, module.new_metrics().primary, keep_best=cfg.train.select_best)
-    state = train(module, run, evaluate_val, monitor, save, say=say)
+    # A task may fit a decision rule on the validation set while it trains (extractive QA's no-answer
+    # threshold). The rule lives in the head, so checkpoints carry it; the evaluations after training
+    # only read it (the test split is scored with what the selected checkpoint holds).
+    fit_on_val = getattr(module, "fit_on_val", None)
+    state = train(module, run, fit_on_val(evaluate_val) if fit_on_val else evaluate_val, monitor, save, say=say)
     world.barrier()  # rank 0 has written checkpoints/best before any rank reads it
 
     # Test once, with the best validation weights when selecting (the final ones otherwise).

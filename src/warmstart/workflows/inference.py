@@ -92,10 +92,12 @@ def _predictor(run_dir: str | Path, device: str | None, say):
 def predict(run_dir: str | Path, items, batch_size: int = 64, device: str | None = None, say=print) -> list[dict]:
     """Predictions for raw inputs, as the task decodes them: {"label", "probs"} per class,
     {"labels", "probs"} for multi-label classification, {"value"} for regression, {"tokens",
-    "tags", "entities"} (with character offsets) for token classification.
+    "tags", "entities"} (with character offsets) for token classification, {"answer", "start", "end",
+    "score", "no_answer", ...} for extractive QA (ExtractiveQA.predictions).
 
-    `items`: a list of texts (text runs), an array (N, C, H, W) of images scaled to [0, 1] (image
-    runs), or an array (N, F) of raw features (vector runs); `predict_file` reads them from disk.
+    `items`: a list of texts (text runs), of {"question", "context"} dicts (QA runs), an array
+    (N, C, H, W) of images scaled to [0, 1] (image runs), or an array (N, F) of raw features
+    (vector runs); `predict_file` reads them from disk.
     """
     module, inputs, _, here = _predictor(run_dir, device, say)
     examples = inputs.predict_set(items)
@@ -121,5 +123,7 @@ def predict_file(run_dir: str | Path, path: str | Path, device: str | None = Non
 
 
 def run_modality(run_dir: str | Path) -> str:
-    """"text", "image" or "vector": what a run's data is."""
-    return load_run_config(Path(run_dir))[1].data.modality
+    """"text", "image" or "vector": what a run's data is; "qa" for extractive QA (questions with
+    their contexts, read from a file)."""
+    data_cfg = load_run_config(Path(run_dir))[1].data
+    return "qa" if getattr(data_cfg, "qa", False) else data_cfg.modality

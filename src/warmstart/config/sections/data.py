@@ -70,6 +70,7 @@ def _check_budget(b: int | float | None, field: str) -> None:
 class _TextSplits(_Splits):
     modality: ClassVar[str] = "text"
     tagged: ClassVar[bool] = False  # records carry per-token tags (token classification)
+    qa: ClassVar[bool] = False  # records are questions with a context and answer spans (extractive QA)
     max_len: int = Field(64, ge=4, le=8192, description="Truncate each example to this many tokens.")
 
 
@@ -157,6 +158,46 @@ class HebrewNERData(_TextSplits):
     kind: Literal["hebrew_ner"] = "hebrew_ner"
     scheme: TagScheme = Field("iob2", description="Scheme the entities are encoded in: iob1, iob2 or bioes.")
     max_len: int = Field(128, ge=4, le=8192, description="Truncate each sentence to this many subword tokens.")
+
+
+class _QAData(_TextSplits):
+    """Windowing of (question, context) pairs for extractive QA."""
+
+    qa: ClassVar[bool] = True
+    max_len: int = Field(128, ge=8, le=8192, description="Tokens per window: [CLS] question [SEP] context "
+                         "piece [SEP]; a longer context is cut into several windows.")
+    doc_stride: int = Field(32, ge=0, description="Context tokens that consecutive windows of one context share "
+                            "(the overlap, as in Hugging Face's run_qa.py), so an answer cut by a window's edge lies "
+                            "whole in the next window.")
+    max_question_len: int = Field(32, ge=1, description="Questions are cut to this many tokens.")
+
+    @model_validator(mode="after")
+    def _check_window(self):
+        room = self.max_len - self.max_question_len - 3
+        if room <= self.doc_stride:
+            raise ValueError(f"max_len ({self.max_len}) - max_question_len ({self.max_question_len}) - 3 special "
+                             f"tokens leaves {room} context tokens per window; doc_stride ({self.doc_stride}) must be "
+                             "smaller")
+        return self
+
+
+class SquadData(_QAData):
+    """Extractive QA from a SQuAD-format JSON file (v1.1, or v2.0 with is_impossible questions); one
+    record per question, split by question (a context's questions may fall into different splits)."""
+
+    kind: Literal["squad"] = "squad"
+    path: str = Field(..., description="The SQuAD-format .json file ({data: [{paragraphs: [{context, qas}]}]}).")
+
+
+class HebrewQAData(_QAData):
+    """The embedded extractive QA set: one question per Hebrew Treebank sentence, templated from its gold
+    named entities (an entity type; every entity of that type is an answer; unanswerable when the sentence has
+    none, as in SQuAD v2). Same sentences and split as hebrew_ner, so hebrew_corpus never holds a val/test one."""
+
+    kind: Literal["hebrew_qa"] = "hebrew_qa"
+    max_len: int = Field(64, ge=8, le=8192, description="Tokens per window (see squad).")
+    doc_stride: int = Field(16, ge=0, description="Context tokens shared by consecutive windows (see squad).")
+    max_question_len: int = Field(16, ge=1, description="Questions are cut to this many tokens.")
 
 
 class HebrewCorpusData(_TextBlocks):
@@ -295,6 +336,6 @@ class SklearnTableData(_VectorData):
 _VisionData = DigitsData | ImageFolderData | NpzData | CsvFeaturesData | SklearnTableData
 PretrainData = Annotated[CorpusData | DemoCorpusData | TaskTextData | HebrewCorpusData | _VisionData,
                          Field(discriminator="kind")]
-FinetuneData = Annotated[LabeledTextData | DemoSentimentData | TaggedTextData | HebrewNERData | _VisionData,
-                         Field(discriminator="kind")]
+FinetuneData = Annotated[LabeledTextData | DemoSentimentData | TaggedTextData | HebrewNERData | SquadData
+                         | HebrewQAData | _VisionData, Field(discriminator="kind")]
 

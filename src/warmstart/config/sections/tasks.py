@@ -60,7 +60,24 @@ class TokenClassificationTask(Section):
                                       "(later subwords of a B- word get I-); scoring always reads first subwords.")
 
 
-Task = Annotated[ClassificationTask | RegressionTask | TokenClassificationTask, Field(discriminator="kind")]
+class ExtractiveQATask(Section):
+    """Extractive QA (SQuAD): token features -> a start and an end logit per position; the answer is the
+    best-scoring context span, or "no answer" (data with unanswerable questions) when [CLS] beats it by more
+    than the threshold. Scored with SQuAD exact match and F1."""
+
+    kind: Literal["extractive_qa"] = "extractive_qa"
+    n_best: int = Field(20, ge=1, description="Start and end candidates per window that are paired into spans "
+                        "(and the length of the n-best list).")
+    max_answer_len: int = Field(30, ge=1, description="Longest answer, in tokens.")
+    no_answer_threshold: float = Field(0.0, description="Answer \"no answer\" when the null score ([CLS] start + "
+                                       "end logit) exceeds the best span's score by more than this (data with "
+                                       "unanswerable questions only).")
+    tune_threshold: bool = Field(True, description="Fit no_answer_threshold on the validation set at every "
+                                 "evaluation (the SQuAD v2 script's best-F1 threshold); the checkpoint keeps it.")
+
+
+Task = Annotated[ClassificationTask | RegressionTask | TokenClassificationTask | ExtractiveQATask,
+                 Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------------------------- strategies
