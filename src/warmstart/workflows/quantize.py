@@ -9,9 +9,9 @@ Methods (--method) and the backend each uses (picked by measurement: benchmarks/
   static-int8       weights and activations int8, activation ranges calibrated once (min/max) on
                     training-pool examples: onnxruntime.quantization.quantize_static in QDQ format on the
                     MatMul/Gemm inputs (LayerNorm, Softmax and GELU stay fp32) -> model.int8.onnx.
-  weight-only-int8  int8 Linear weights with one fp32 scale per output channel, activations fp32: plain
-                    torch, every nn.Linear replaced by Int8WeightLinear, which calls aten's CPU
-                    int8-weight GEMM (_weight_int8pack_mm, the kernel torchao's CPU path reaches too)
+  weight-only-int8  int8 Linear weights with one fp32 scale per output channel: plain torch, every
+                    nn.Linear replaced by Int8WeightLinear (aten's CPU int8-weight GEMM with bf16
+                    activations where the CPU has native bf16, else dequantize + fp32 matmul)
                     -> model.int8.safetensors (int8 weights + scales + the fp32 rest).
 
 The new run directory holds the source run's config.json (same data, splits and task), its tokenizer
@@ -35,6 +35,7 @@ from warmstart.checkpoint.io import read_json, write_json_atomic
 from warmstart.errors import ConfigError
 from warmstart.evaluation import evaluate as run_eval
 from warmstart.runs import load_run_config
+from warmstart.training.precision import bf16_native
 from warmstart.workflows.common import ordered_batches
 from warmstart.workflows.finetune import prepare_finetune
 from warmstart.workflows.onnx import ONNX_FILE, export_onnx, ort_logits, ort_session
@@ -100,19 +101,24 @@ def torch_dynamic_int8(module: nn.Module) -> nn.Module:
 class Int8WeightLinear(nn.Module):
     """y = x W^T + b with W stored as int8 (N, K) and one fp32 scale per output row: W ~ scale[:, None] * W_int8.
 
-    The product runs in aten's int8-weight CPU kernel (_weight_int8pack_mm: int8 weights converted
-    on the fly inside the GEMM, fp32 activations), so only the weights shrink (4x) and lose precision."""
+    On a CPU with native bf16 (and K a multiple of 16) the product runs in aten's int8-weight GEMM
+    (_weight_int8pack_mm: int8 weights converted inside the kernel) with bf16 activations - its
+    fp32-activation path is a scalar loop, ~30x slower than fp32 F.linear. Elsewhere (emulated bf16 would
+    be slower still) the weight is dequantized per call and multiplied in fp32. Either way only the weights
+    shrink (4x) and lose precision."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool):
+    def __init__(self, in_features: int, out_features: int, bias: bool, bf16: bool | None = None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
+        # The kernel needs K % 16 == 0 (measured on torch 2.13: K = 8 gives inf, K = 24 crashes the process).
+        self.bf16 = (bf16_native() if bf16 is None else bf16) and in_features % 16 == 0
         self.register_buffer("weight_int8", torch.zeros(out_features, in_features, dtype=torch.int8))
         self.register_buffer("scale", torch.ones(out_features))
         self.bias = nn.Parameter(torch.zeros(out_features), requires_grad=False) if bias else None
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear) -> "Int8WeightLinear":
-        q = cls(linear.in_features, linear.out_features, linear.bias is not None)
+    def from_linear(cls, linear: nn.Linear, bf16: bool | None = None) -> "Int8WeightLinear":
+        q = cls(linear.in_features, linear.out_features, linear.bias is not None, bf16)
         w = linear.weight.detach().float()
         # Symmetric per-output-channel scale: the row's largest |w| maps to 127 (a zero row keeps scale 1).
         scale = w.abs().amax(1) / 127.0
@@ -124,11 +130,18 @@ class Int8WeightLinear(nn.Module):
         return q
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, self.in_features).float().contiguous()  # (B*T, K)
-        y = torch.ops.aten._weight_int8pack_mm(flat, self.weight_int8, self.scale)  # (B*T, N)
+        flat = x.reshape(-1, self.in_features).contiguous()  # (B*T, K)
+        if self.bf16:
+            y = torch.ops.aten._weight_int8pack_mm(flat.to(torch.bfloat16), self.weight_int8,
+                                                   self.scale.to(torch.bfloat16)).float()  # (B*T, N)
+        else:
+            y = flat.float() @ (self.weight_int8.float() * self.scale[:, None]).T
         if self.bias is not None:
             y = y + self.bias
         return y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_features}, out={self.out_features}, activations={'bf16' if self.bf16 else 'fp32'}"
 
 
 def weight_only_int8(module: nn.Module) -> nn.Module:
@@ -246,7 +259,7 @@ def quantize(run_dir: str | Path, method: str = "dynamic-int8", backend: str | N
         state = {k: v.contiguous() for k, v in weight_only_int8(module).state_dict().items()}
         save_file(state, str(out / INT8_TORCH))
         meta.update(file=INT8_TORCH, file_mb=round((out / INT8_TORCH).stat().st_size / 1e6, 4),
-                    state_mb=round(state_mb(module), 4))
+                    state_mb=round(state_mb(module), 4), activations="bf16" if bf16_native() else "fp32")
     else:
         meta["state_mb"] = round(state_mb(torch_dynamic_int8(module)), 4)
     write_json_atomic(out / QUANT_META, meta)
