@@ -2,6 +2,7 @@
 parallel cells, the forgetting check recorded by pretrained cells, and the report made from it."""
 
 import json
+import os
 
 import pytest
 
@@ -97,3 +98,31 @@ def test_compare_runs_in_parallel_resumes_and_reports(pretrained):
 
     html = write_report(out).read_text()
     assert "Forgetting check" in html and "pretrained_linear_probe" in html and "Labels saved" in html
+
+
+def test_parallel_cells_each_see_their_own_gpu(monkeypatch):
+    """compare --jobs N: worker i sees GPU i mod #GPUs through CUDA_VISIBLE_DEVICES (the parent's own
+    CUDA_VISIBLE_DEVICES respected); without GPUs the environment is left alone."""
+    import queue
+
+    import torch
+
+    from warmstart.experiments.compare import _pin_gpu, gpu_slots, visible_gpus
+
+    assert gpu_slots(3, ["0", "1"]) == ["0", "1", "0"] and gpu_slots(2, []) == [None, None]
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
+    assert visible_gpus() == ["5", "7"]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert visible_gpus() == ["0", "1"]
+    q = queue.Queue()
+    for gpu in gpu_slots(2, ["5", "7"]):
+        q.put(gpu)
+    _pin_gpu(q)
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "5"
+    _pin_gpu(q)
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "7"
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    q.put(None)
+    _pin_gpu(q)
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ

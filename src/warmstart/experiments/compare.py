@@ -5,7 +5,8 @@ files); compare.json lists them with their results and the reference arm, and co
 mean ± std per arm × budget.
 
 Re-running a compare skips finished cells and resumes interrupted ones. `jobs > 1` runs cells in
-parallel processes, splitting the cores between them.
+parallel processes, splitting the cores between them; where GPUs exist, each worker process sees one
+of them (CUDA_VISIBLE_DEVICES, round-robin), so with jobs <= GPUs every concurrent cell has its own.
 """
 
 from __future__ import annotations
@@ -86,6 +87,27 @@ def _run_cell(job: FinetuneConfig | BaselineCell, quiet: bool) -> dict:
     return finetune(job, resume=run_dir.exists(), say=say)
 
 
+def visible_gpus() -> list[str]:
+    """The CUDA devices this process may use, as CUDA_VISIBLE_DEVICES names them ([] without CUDA)."""
+    import torch
+
+    n = torch.cuda.device_count()
+    listed = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    return listed[:n] if listed else [str(i) for i in range(n)]
+
+
+def gpu_slots(jobs: int, gpus: list[str]) -> list[str | None]:
+    """One GPU per worker process, round-robin (None for every worker where there is none)."""
+    return [gpus[i % len(gpus)] if gpus else None for i in range(jobs)]
+
+
+def _pin_gpu(gpus) -> None:
+    """Worker initializer: this process sees only its GPU (before anything initializes CUDA)."""
+    gpu = gpus.get()
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+
+
 def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
     """Run (or finish) the comparison grid; returns the compare directory."""
     from warmstart.workflows import finetune  # noqa: F401  (fail early if training deps are broken)
@@ -117,7 +139,11 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print) -> Path:
     if jobs > 1 and len(todo) > 1:
         # Fresh interpreters (spawn), not forks of this one: forking a process whose torch thread
         # pools have already run (the demo pretrains first) can hang the children.
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        ctx = multiprocessing.get_context("spawn")
+        gpus = ctx.Queue()
+        for gpu in gpu_slots(jobs, visible_gpus()):
+            gpus.put(gpu)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_pin_gpu, initargs=(gpus,)) as pool:
             futures = {i: pool.submit(_run_cell, cells[i][1], True) for i in todo}
             for i, fut in futures.items():
                 results[i] = fut.result()
