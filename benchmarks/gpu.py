@@ -4,22 +4,22 @@ the peak memory of the LM loss whole vs chunked. Runs only where CUDA exists (sc
     PYTHONPATH=src .venv/bin/python benchmarks/gpu.py [--batch 16] [--steps 30] [--warmup 8] [--out DIR]
 
 Shape: 12 layers, d_model 768, 12 heads, context 1024, vocab 50,257 (124,439,808 parameters with
-the LM head tied), dropout 0. Both arms start from the same initial weights, read the same
-blocks of token ids (uniform random ids: the speed of a step does not depend on which ids they are)
-and train in bf16 autocast with fp32 weights, fused AdamW (lr 3e-4, weight decay 0.01), gradient
-clipping at 1.0, batch --batch x 1024 tokens, compiled:
+the LM head tied; warmstart's LM head adds a 50,257-entry bias that GPT2LMHeadModel lacks), dropout 0.
+Both arms start from the same initial weights, read the same blocks of token ids (uniform random
+ids: the speed of a step does not depend on which ids they are) and train in bf16 autocast with fp32
+weights, fused AdamW (lr 3e-4, weight decay 0.01), gradient clipping at 1.0, batch --batch x 1024 tokens, compiled:
 
   warmstart   the one loop (training.loop.train) with train.compile=true, train.precision=bf16 on
               train.device=cuda (TF32, pinned non-blocking copies, SDPA kernels), its chunked LM loss
   Trainer     transformers.Trainer(torch_compile=True, bf16=True, optim=adamw_torch_fused) on
               GPT2LMHeadModel holding the same weights
 
-Each arm runs --warmup untimed steps (compilation, autotuning) and then --steps steps between two
-torch.cuda.synchronize() calls. MFU = tokens/s x model FLOPs per token (benchmarks/pretrain_speed.py's
-count: 6 x parameters that do matmuls + attention) / the GPU's bf16 matmul peak measured here (best
-of 10 products of 8192 x 8192, CUDA events). The LM loss rows: forward+backward of the loss over
-the batch's hidden states, whole (N, V) logits vs objective.loss_chunk's chunks, peak CUDA memory
-above what was allocated before the call.
+Each arm runs --warmup untimed steps (compilation, autotuning) and then --steps steps timed between
+two torch.cuda.synchronize() calls, all in one training run. MFU = tokens/s x model FLOPs per token
+(benchmarks/pretrain_speed.py's count: 6 x parameters that do matmuls + attention) / the GPU's bf16
+matmul peak measured here (best of 10 products of 8192 x 8192, CUDA events). The LM loss rows:
+forward+backward of the loss over the batch's hidden states, whole (N, V) logits vs
+objective.loss_chunk's chunks, peak CUDA memory above what was allocated before the call.
 """
 
 from __future__ import annotations
@@ -104,22 +104,28 @@ def warmstart_arm(module, blocks, args, tmp: Path) -> float:
     optimizer = build_optimizer(strategy.param_groups(module, LR), AdamWOptim(lr=LR, weight_decay=0.01))
     schedule = build_schedule(optimizer, ConstantSchedule(), 10**6)
     make = placed(lambda idx: {"input_ids": blocks[idx], "attention_mask": torch.ones_like(blocks[idx])}, world.device)
-    batches = BatchIterator(len(blocks), make, args.batch, seed=0)
-    state, log = TrainState(), MetricsLog(tmp / "metrics.jsonl")
+    marks: list[float] = []
 
-    def steps_to(n: int) -> None:
-        cfg = TrainSection(max_steps=n, batch_size=args.batch, precision="bf16", compile=True, device="cuda",
-                           log_every=10**6, eval_every=10**6, progress=False, grad_clip=1.0)
-        run = Training(strategy, optimizer, schedule, batches, cfg, state, log, world)
-        train(module, run, lambda _: {"loss": float("nan")}, Monitor("loss", higher=False), save=None,
-              say=lambda *_: None)
+    class Clocked(BatchIterator):
+        """Starts the clock as the first timed step draws its batch, once the warm-up steps have finished
+        (one train() call for every step: no second torch.compile wrapper, no recompile in the window)."""
 
-    steps_to(args.warmup)
+        drawn = 0
+
+        def __next__(self):
+            Clocked.drawn += 1
+            if Clocked.drawn == args.warmup + 1:
+                torch.cuda.synchronize()
+                marks.append(time.perf_counter())
+            return super().__next__()
+
+    batches = Clocked(len(blocks), make, args.batch, seed=0)
+    cfg = TrainSection(max_steps=args.warmup + args.steps, batch_size=args.batch, precision="bf16", compile=True,
+                       device="cuda", log_every=10**6, eval_every=10**6, progress=False, grad_clip=1.0)
+    run = Training(strategy, optimizer, schedule, batches, cfg, TrainState(), MetricsLog(tmp / "metrics.jsonl"), world)
+    train(module, run, lambda _: {"loss": float("nan")}, Monitor("loss", higher=False), save=None, say=lambda *_: None)
     torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    steps_to(args.warmup + args.steps)
-    torch.cuda.synchronize()
-    return args.steps * args.batch * SHAPE["max_len"] / (time.perf_counter() - t0)
+    return args.steps * args.batch * SHAPE["max_len"] / (time.perf_counter() - marks[0])
 
 
 def trainer_arm(hf_model, blocks, args, tmp: Path) -> float:
