@@ -30,11 +30,11 @@ def _pretrain_run(path: Path, model: dict, result: dict) -> None:
     _write(path / "result.json", result)
 
 
-def _compare(root: Path, own_result: dict, arms: dict = ARMS) -> Path:
+def _compare(root: Path, own_result: dict, arms: dict = ARMS, tapt_ppl: float = 18.2) -> Path:
     _pretrain_run(root / "own", {"kind": "transformer", "d_model": 128}, own_result)
     _pretrain_run(root / "tapt", {"kind": "hf", "path": "minilm"},
                   {"steps": 40, "tokens_seen": 40_960, "corpus": {"documents": 32_434, "tokens": 1_075_310},
-                   "val": {"loss": 2.9, "ppl": 18.2}, "unigram_ppl": 950.0})
+                   "val": {"loss": 2.9, "ppl": tapt_ppl}, "unigram_ppl": 950.0})
     cells = []
     for arm, (source, init, lr, *accs) in arms.items():
         for budget, per_seed in zip((80, 800), accs, strict=True):
@@ -98,3 +98,10 @@ def test_a_small_run_is_flagged_even_when_its_arm_wins(tmp_path):
            if f.source == "own"][0]
     assert "lost" not in own.text and "ratio 0.93" in own.text and "learned little beyond token frequencies" in own.text
     assert not any("lower fine-tuning LR" in h for h in own.helps)
+
+
+def test_a_short_continued_checkpoint_is_flagged_as_too_short_to_judge(tmp_path):
+    out = _compare(tmp_path, SMALL_OWN, tapt_ppl=1292.0)   # a fresh LM head after 40 steps: worse than unigram
+    tapt = [f for f in findings(load_comparison(out)) if f.source == "tapt"][0]
+    assert "ratio 1.36" in tapt.text and "its LM head still predicts little beyond token frequencies" in tapt.text
+    assert "transfer worse than a random init" not in tapt.text

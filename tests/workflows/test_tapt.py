@@ -99,3 +99,13 @@ def test_finetune_from_tapt_run_warns_on_another_split(root, monkeypatch, tiny_f
                                          "split_seed": split_seed})
         finetune(cfg, overwrite=True, say=said.append)
         assert any(line.startswith(f"warning: {run} pretrained on the training pool") for line in said) == warned
+
+
+def test_frequency_note_of_a_continued_checkpoint():
+    from warmstart.workflows.pretrain import frequency_note
+
+    # The demo's 40-step TAPT of MiniLM (fresh LM head): 1,125 vs 828 for the unigram.
+    line = frequency_note(1125.4, 827.5, continued=True)
+    assert "ratio 1.36" in line and "too short to judge" in line and "random init" not in line
+    assert "random init" in frequency_note(738.5, 687.2)
+    assert frequency_note(18.0, 827.5, continued=True).endswith("(unigram; ratio 0.02)")

@@ -184,7 +184,11 @@ def findings(cmp: Comparison) -> list[Finding]:
         text = [f"{'. '.join(lost)} (test {cmp.metric}, mean over seeds)."] if lost else []
         if pre is not None:
             text.append(pre.describe(name))
-        if small:
+        if small and pre.from_hf:  # the encoder was pretrained; the LM head may be fresh (a checkpoint without one)
+            text.append(f"After continuing a checkpoint, a ratio above {FREQUENCY_ONLY_RATIO:g} means its LM head "
+                        "still predicts little beyond token frequencies: too short to judge the continued "
+                        "pretraining, and its early steps may have moved the encoder.")
+        elif small:
             text.append(f"A ratio above {FREQUENCY_ONLY_RATIO:g} means it learned little beyond token frequencies; "
                         "such an encoder can transfer worse than a random init.")
         out.append(Finding(name, " ".join(text), _helps(cmp, name, arms, pre, checkpoints, reference)))

@@ -74,15 +74,19 @@ def _pretrain(cfg: PretrainConfig, resume: bool, overwrite: bool, say, world: Wo
     if world.is_main:
         write_json_atomic(run_dir / "result.json", result)
     if unigram is not None and "ppl" in final:
-        say(frequency_note(final["ppl"], unigram))
+        say(frequency_note(final["ppl"], unigram, continued=getattr(cfg.model, "kind", None) == "hf"))
     say(f"pretrain done: val {shown(final)} after {state.step} steps, {state.elapsed_s:.1f}s -> {run_dir}")
     return run_dir
 
 
-def frequency_note(ppl: float, unigram: float) -> str:
-    """One line comparing the final val perplexity with the context-blind (unigram) perplexity."""
+def frequency_note(ppl: float, unigram: float, continued: bool = False) -> str:
+    """One line comparing the final val perplexity with the context-blind (unigram) perplexity. `continued`:
+    the run continued a Hugging Face checkpoint, whose encoder is pretrained but whose LM head may be fresh."""
     line = f"val ppl {ppl:.1f} vs {unigram:.1f} for token frequencies alone (unigram; ratio {ppl / unigram:.2f})"
-    if ppl > FREQUENCY_ONLY_RATIO * unigram:
+    if ppl > FREQUENCY_ONLY_RATIO * unigram and continued:
+        line += (": the LM head still predicts little beyond token frequencies (a checkpoint without an LM head "
+                 "starts with a fresh one), so this run is too short to judge; train longer before relying on it")
+    elif ppl > FREQUENCY_ONLY_RATIO * unigram:
         line += (": the model has learned little beyond token frequencies, and such an encoder can transfer worse "
                  "than a random init; train longer or on more text before fine-tuning from it")
     return line
