@@ -40,7 +40,8 @@ def test_unstructured_sparsity_survives_recovery_and_reload(finetuned, tmp_path)
     meta = result["prune"]
     assert abs(meta["sparsity_achieved"]["pruned_layers"] - 0.5) < 0.01
     assert abs(_zero_fraction(out) - 0.5) < 0.01  # the recovery trained through fixed masks; saved permanent
-    assert meta["test_before"] == fp32["test"] and result["test"] == meta["test_recovered"]
+    assert meta["test_before"] == fp32["test"] and meta["kept"] in ("recovered", "pruned")
+    assert result["test"] == meta[f"test_{meta['kept']}"] and meta["recover_lr"] == pytest.approx(3e-4)
     assert meta["params_after"] == meta["params_before"]
     assert workflows.evaluate(out, "test") == result["test"]
     preds = workflows.predict(out, TEXTS)
