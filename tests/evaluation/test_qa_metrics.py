@@ -93,3 +93,30 @@ def test_training_outputs_carry_loss_only():
     m = QAMetrics(0.0, True)
     m.update(StepOutput(loss=torch.tensor(2.0), n_items=3))
     assert m.compute()["loss"] == 2.0
+
+
+def test_reduce_packs_and_unpacks_the_rows(monkeypatch):
+    """Under DDP each rank's rows travel in its own slot of one summed vector; here rank 1 of 2,
+    with the other rank's 3 rows simulated by the sum."""
+    import torch.distributed as dist
+
+    monkeypatch.setattr(dist, "get_rank", lambda: 1)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    other = [[0.0, 0.0, 0.0, 3.0], [1.0, 1.0, 1.0, -2.0], [1.0, 0.0, 0.5, 1.0]]
+    calls = []
+
+    def sum_over_ranks(values):
+        calls.append(list(values))
+        if len(calls) == 1:  # the sizes: the other rank adds its 3 rows at slot 0
+            return [values[0] + 3, values[1]]
+        flat = [x for row in other for x in row] + [0.0] * 4 + [2.0, 3]  # other's rows, loss sum, item count
+        return [a + b for a, b in zip(values, flat, strict=True)]
+
+    m = QAMetrics(0.0, True)
+    m.update(StepOutput(loss=torch.tensor(1.0), n_items=1, scores=torch.tensor([[0.0, 0.0, 0.0, -1.0]],
+                                                                               dtype=torch.float64)))
+    m.reduce(sum_over_ranks)
+    assert calls[0] == [0.0, 1.0]
+    assert m.rows == [tuple(r) for r in other] + [(0.0, 0.0, 0.0, -1.0)]
+    assert m.loss_sum == 3.0 and m.n == 4
+    assert m.compute()["f1"] == pytest.approx(2 / 4)  # the hand-computed case above, all four questions
