@@ -118,7 +118,7 @@ def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: Wo
         "n_labels": len(splits.train), "n_pool": splits.n_pool, "skipped_steps": state.skipped_steps,
         "stopped_early": state.stopped_early, "device": str(world.device), "world_size": world.size,
     }
-    if getattr(cfg.data, "group_field", None):  # the bias check: every test metric per group
+    if getattr(cfg.data, "grouped", False):  # the bias check: every test metric per group
         result["test_by_group"] = g = metrics_by_group(module, inputs, splits.test, cfg.train, world)
         say(f"test {g['metric']} by group: worst {g['worst']} {g['groups'][g['worst']][g['metric']]:.4f}, "
             f"best {g['best']} {g['groups'][g['best']][g['metric']]:.4f} (gap {g['gap']:.4f})")
