@@ -10,6 +10,7 @@ IMAGE_SOURCES maps the config's image `data.kind` to a reader; `load_images` dis
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -160,7 +161,7 @@ def read_npz(path: str | Path, x_key: str = "x", y_key: str | None = "y", layout
                     raise DataError(f"{p}: no array {y_key!r} (has {sorted(arrays.files)}); "
                                     "set data.y_key: null for unlabeled images")
                 y = arrays[y_key]
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # e.g. a truncated file
         raise DataError(f"{p}: not a readable .npz file ({type(e).__name__})") from None
     if x.ndim == 3:
         x = x[:, None]
