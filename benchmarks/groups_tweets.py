@@ -9,11 +9,13 @@ the 112 that match none are left out. The group of a tweet is that source.
 The data is split once into DATA/labeled.csv (N_LABELED tweets: text, label, source) and DATA/corpus.txt (every
 other tweet: the unlabeled MLM corpus; disjoint from the labeled file, so pretraining never sees a test tweet).
 Then: `warmstart pretrain` of the demo's tiny BERT-style encoder on corpus.txt (demo_pretrain.yaml with --steps
-steps), a `warmstart compare` of that encoder against the same architecture from scratch with
-data.group_field=source (demo_compare.yaml's fine-tune, --budgets x --seeds), and the report. Prints the report's
+steps; with --wordvec: skip-gram word2vec, wordvec_word2vec.yaml), a `warmstart compare` of it against the same
+architecture from scratch with data.group_field=source (demo_compare.yaml's fine-tune, or wordvec_compare.yaml's
+bag of embeddings; --budgets x --seeds), and the report. Prints the report's
 per-group table and writes groups_tweets.json (under --out). Quality numbers only, no timings.
 
     PYTHONPATH=src python benchmarks/groups_tweets.py --data /tmp/gt --steps 400 --budgets 300 1500 --seeds 0 1 2
+    PYTHONPATH=src python benchmarks/groups_tweets.py --data /tmp/gtw --wordvec   # what the README shows
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import common  # noqa: E402
 
-N_LABELED = 12000
+N_LABELED = 6000
 TOPICS = [  # source corpus -> words only its tweets use (checked in this order)
     ("airline", r"@(virginamerica|united|southwestair|jetblue|usairways|americanair|delta)\b"),
     ("self-driving", r"driverless|self[- ]?driving|autonomous|driver[- ]less|google car"),
@@ -69,25 +71,37 @@ def build_data(out: Path, seed: int = 0) -> dict:
             "labels_by_source": {s: dict(Counter(lab for _, lab, src in kept if src == s)) for s, _ in TOPICS}}
 
 
-def pretrain(data: Path, runs: Path, steps: int) -> Path:
+def pretrain(data: Path, runs: Path, steps: int, wordvec: bool) -> Path:
+    """The demo's tiny MLM (demo_pretrain.yaml, `steps` steps) or, with `wordvec`, skip-gram word2vec
+    (wordvec_word2vec.yaml: gensim, 5 epochs) on corpus.txt."""
     import warmstart
 
-    recipe = HERE.parent / "src" / "warmstart" / "recipes" / "demo_pretrain.yaml"
-    sets = [f"run.out_dir={runs}", "run.name=pretrain", "data={kind: corpus, path: " + str(data / "corpus.txt")
-            + ", max_len: 64, val_frac: 0.02}", f"train.max_steps={steps}", f"train.eval_every={steps}",
-            "train.progress=false"]
-    return Path(warmstart.pretrain(warmstart.load_config(recipe, "pretrain", sets), say=lambda *_: None))
+    corpus = "data={kind: corpus, path: " + str(data / "corpus.txt")
+    if wordvec:
+        recipe, sets = "wordvec_word2vec.yaml", [corpus + "}"]
+    else:
+        recipe = "demo_pretrain.yaml"
+        sets = [corpus + ", max_len: 64, val_frac: 0.02}", f"train.max_steps={steps}", f"train.eval_every={steps}",
+                "train.progress=false"]
+    sets += [f"run.out_dir={runs}", "run.name=pretrain"]
+    cfg = warmstart.load_config(HERE.parent / "src" / "warmstart" / "recipes" / recipe, "pretrain", sets)
+    return Path(warmstart.pretrain(cfg, say=lambda *_: None))
 
 
-def run_compare(data: Path, runs: Path, budgets: list[int], seeds: list[int]) -> Path:
+def run_compare(data: Path, runs: Path, budgets: list[int], seeds: list[int], wordvec: bool) -> Path:
+    """demo_compare.yaml's fine-tune (or, with `wordvec`, wordvec_compare.yaml's bag of embeddings, fine-tuned),
+    pretrained vs scratch, on labeled.csv grouped by source."""
     import warmstart
 
-    recipe = HERE.parent / "src" / "warmstart" / "recipes" / "demo_compare.yaml"
+    recipe = "wordvec_compare.yaml" if wordvec else "demo_compare.yaml"
     sets = [f"run.out_dir={runs}", "run.name=compare", f"pretrained={runs / 'pretrain'}",
             f"label_budgets={json.dumps(budgets)}", f"seeds={json.dumps(seeds)}", "train.progress=false",
+            "arms=[{name: pretrained, init: pretrained, strategy: {kind: full}}, "
+            "{name: scratch, init: scratch, strategy: {kind: full}}]",
             "data={kind: labeled_text, path: " + str(data / "labeled.csv")
             + ", max_len: 64, max_val: 500, test_frac: 0.2, group_field: source}"]
-    return Path(warmstart.compare(warmstart.load_config(recipe, "compare", sets), say=print))
+    cfg = warmstart.load_config(HERE.parent / "src" / "warmstart" / "recipes" / recipe, "compare", sets)
+    return Path(warmstart.compare(cfg, say=print))
 
 
 def main() -> None:
@@ -97,6 +111,7 @@ def main() -> None:
     ap.add_argument("--budgets", type=int, nargs="+", default=[300, 1500])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--wordvec", action="store_true", help="word2vec + bag of embeddings instead of the tiny MLM")
     args = ap.parse_args()
 
     from warmstart.reports import groups, write_report
@@ -106,8 +121,8 @@ def main() -> None:
     facts = build_data(args.data)
     runs = args.data / "runs"
     if not (runs / "pretrain" / "result.json").is_file():
-        pretrain(args.data, runs, args.steps)
-    cmp_dir = run_compare(args.data, runs, args.budgets, args.seeds)
+        pretrain(args.data, runs, args.steps, args.wordvec)
+    cmp_dir = run_compare(args.data, runs, args.budgets, args.seeds, args.wordvec)
     write_report(cmp_dir)
     cmp = load_comparison(cmp_dir)
     gaps = groups.group_gaps(cmp)
@@ -122,7 +137,8 @@ def main() -> None:
           for r in recall]
     overall = {f"{c.arm}/{c.n_labels}/{c.seed}": c.test.get("acc") for c in cmp.cells}
     common.write_json(args.out, "groups_tweets", {
-        "data": facts, "pretrain_steps": args.steps, "budgets": args.budgets, "seeds": args.seeds,
+        "data": facts, "pretrain": "word2vec" if args.wordvec else f"masked_lm, {args.steps} steps",
+        "budgets": args.budgets, "seeds": args.seeds,
         "group_sizes_test": groups.group_sizes(cmp), "gaps": rows, "equalized_odds": eo, "test_acc": overall,
         "report": str(cmp_dir / "report.md"), "command": " ".join(sys.argv)}, quick=False)
 

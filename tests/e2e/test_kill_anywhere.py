@@ -6,23 +6,32 @@ half-written; inside a compare: all of these inside either cell, and between cel
 bitwise equal to the uninterrupted run's, and so are the metrics (metrics.jsonl and result.json,
 wall-clock fields aside).
 
-Slow (about 40 processes per verb): `pytest -m slow tests/e2e/test_kill_anywhere.py -s` prints the
-count survived per verb.
+Every run is a child forked from this (warm) process, so the 41 runs per verb pay no interpreter or
+import start-up; the child installs the kill points, runs `warmstart.cli.main` and SIGKILLs itself
+at the chosen point. Slow: `pytest -m slow tests/e2e/test_kill_anywhere.py -s` prints the count
+survived per verb.
 """
 
 import json
+import os
 import random
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
 
+import warmstart.checkpoint.io as ckpt_io
+import warmstart.cli
+import warmstart.data.loaders as loaders
+import warmstart.experiments.compare
+import warmstart.training.loop as loop
+import warmstart.workflows  # noqa: F401  (imported before forking: the children start warm)
+from warmstart.evaluation import evaluate as run_eval
+
 pytestmark = pytest.mark.slow
 
-WORKER = Path(__file__).with_name("kill_worker.py")
 N_KILLS, SEED = 20, 17
 TIMING = {"train_seconds", "seconds_to_best", "elapsed_s", "tokens_per_s"}
 TRAIN = ("{max_steps: 6, batch_size: 8, eval_every: 2, eval_batches: 2, save_every: 2, keep_checkpoints: 2, "
@@ -68,14 +77,105 @@ def data(tmp_path_factory, tiny_text_csv):
     return root
 
 
+def _patch_everywhere(orig, new) -> None:
+    """Replace function `orig` by `new` in every loaded module that holds it (imported by name)."""
+    for module in list(sys.modules.values()):
+        for name, value in list(getattr(module, "__dict__", {}).items()):
+            if value is orig:
+                setattr(module, name, new)
+
+
+def _install_kill_points(events: Path, kill_at: int) -> list[str]:
+    """In the child: number every point where a kill can land; SIGKILL at number `kill_at` (0 = never).
+
+    A training batch drawn (mid-step); a validation batch drawn (mid-eval); a safetensors file of a
+    checkpoint being built written; an atomic JSON write about to start (manifest, state, result,
+    config, compare.json); an os.replace about to run (a checkpoint's rename, `latest`, the swap of a
+    re-saved `best`); a metrics.jsonl line, killed half-written (a torn line)."""
+    seen: list[str] = []
+
+    def point(name: str, before_kill=None) -> None:
+        seen.append(name)
+        if len(seen) == kill_at:
+            events.write_text(json.dumps(seen))
+            if before_kill is not None:
+                before_kill()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    next_batch, evaluate, save_file = loaders.BatchIterator.__next__, run_eval, ckpt_io.save_file
+    write_json, replace, log_write = ckpt_io.write_json_atomic, os.replace, loop.MetricsLog.write
+
+    def hooked_next(self):
+        point("batch")
+        return next_batch(self)
+
+    def hooked_evaluate(module, batches, *a, **kw):
+        def counted():
+            for b in batches:
+                point("eval")
+                yield b
+        return evaluate(module, counted(), *a, **kw)
+
+    def hooked_save_file(tensors, path, *a, **kw):
+        save_file(tensors, path, *a, **kw)
+        point(f"tensor_file:{Path(path).parent.name}")
+
+    def hooked_write_json(path, obj):
+        point(f"json:{Path(path).name}")
+        write_json(path, obj)
+
+    def hooked_replace(src, dst, *a, **kw):
+        point(f"replace:{Path(dst).name}")
+        return replace(src, dst, *a, **kw)
+
+    def hooked_log_write(self, record):
+        line = json.dumps(record) + "\n"
+
+        def torn():  # half the line reaches the file, as after a crash mid-write
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(line[: len(line) // 2])
+        point("log", torn)
+        log_write(self, record)
+
+    loaders.BatchIterator.__next__ = hooked_next
+    loop.MetricsLog.write = hooked_log_write
+    os.replace = hooked_replace
+    _patch_everywhere(evaluate, hooked_evaluate)
+    _patch_everywhere(save_file, hooked_save_file)
+    _patch_everywhere(write_json, hooked_write_json)
+    return seen
+
+
 def _run(root: Path, verb: str, data: Path, pre_run: Path, kill_at: int, *flags: str):
+    """Run `warmstart VERB CONFIG FLAGS` in a forked child (killed at point kill_at unless 0).
+    Returns (exit status: the code, or -signal; stderr text; the points the child met)."""
     root.mkdir(parents=True, exist_ok=True)
     cfg = root / f"{verb}.yaml"
     cfg.write_text(recipes(root, data, pre_run)[verb])
-    events = root / f"events_{kill_at}.json"
-    proc = subprocess.run([sys.executable, str(WORKER), str(events), str(kill_at), verb, str(cfg), *flags],
-                          capture_output=True, text=True, timeout=600)
-    return proc, json.loads(events.read_text()) if events.exists() else []
+    events, log = root / f"events_{kill_at}.json", root / f"log_{kill_at}.txt"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 1
+        try:
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            seen = _install_kill_points(events, kill_at)
+            code = warmstart.cli.main([verb, str(cfg), *flags])
+            events.write_text(json.dumps(seen))
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    return code, log.read_text(errors="replace"), json.loads(events.read_text()) if events.exists() else []
 
 
 def _strip(obj):
@@ -109,29 +209,29 @@ def outcomes(root: Path, verb: str) -> dict:
 def pre_run(tmp_path_factory, data):
     """An uninterrupted tiny pretraining run: the compare's pretrained source."""
     root = tmp_path_factory.mktemp("kill-pre")
-    proc, _ = _run(root, "pretrain", data, root, 0)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    code, log, _ = _run(root, "pretrain", data, root, 0)
+    assert code == 0, log[-3000:]
     return root / "run"
 
 
 @pytest.mark.parametrize("verb", ["pretrain", "finetune", "compare"])
 def test_kill_anywhere_then_resume_is_bitwise_identical(tmp_path, data, pre_run, verb):
-    ref, points = _run(tmp_path / "ref", verb, data, pre_run, 0)
-    assert ref.returncode == 0, ref.stderr[-3000:]
+    code, log, points = _run(tmp_path / "ref", verb, data, pre_run, 0)
+    assert code == 0, log[-3000:]
     want = outcomes(tmp_path / "ref", verb)
     rng = random.Random(f"{SEED}-{verb}")
     picks = sorted(rng.sample(range(1, len(points) + 1), N_KILLS))
     survived, failures = 0, []
     for k in picks:
         root = tmp_path / f"kill_{k}"
-        killed, seen = _run(root, verb, data, pre_run, k)
+        code, _, seen = _run(root, verb, data, pre_run, k)
         where = seen[-1] if seen else "?"
-        if killed.returncode != -signal.SIGKILL:
-            failures.append(f"point {k} ({where}): the kill did not happen (exit {killed.returncode})")
+        if code != -signal.SIGKILL:
+            failures.append(f"point {k} ({where}): the kill did not happen (exit {code})")
             continue
-        resumed, _ = _run(root, verb, data, pre_run, 0, *([] if verb == "compare" else ["--resume"]))
-        if resumed.returncode != 0:
-            failures.append(f"point {k} ({where}): resume failed: {resumed.stderr.strip()[-500:]}")
+        code, log, _ = _run(root, verb, data, pre_run, 0, *([] if verb == "compare" else ["--resume"]))
+        if code != 0:
+            failures.append(f"point {k} ({where}): resume failed: {log.strip()[-500:]}")
             continue
         got = outcomes(root, verb)
         diff = sorted(key for key in set(want) | set(got) if want.get(key) != got.get(key))
