@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from warmstart.config.schema import Section
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's convention for a Ctrl-C'd command
+# OSErrors that are the machine's state, not a bug: a full disk or quota, a read-only or forbidden directory.
+STORAGE_ERRNOS = {"ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM"}
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -161,9 +164,19 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as e:
+        import errno
+
+        if args.debug or errno.errorcode.get(e.errno) not in STORAGE_ERRNOS:
+            raise
+        where = f" {e.filename}" if e.filename else ""
+        print(f"error: cannot write{where}: {e.strerror} ({errno.errorcode[e.errno]}); checkpoints on disk stay "
+              "valid: free space or fix permissions, then re-run with --resume", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print("interrupted: checkpoints and finished compare cells are kept; re-run the same command (pretrain/"
+              "finetune with --resume) to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 # ------------------------------------------------------------------------------------------ verbs

@@ -1,10 +1,23 @@
 """Faults a new user meets, through the real CLI entry point in-process (`warmstart.cli.main`):
-a one-class classification file, and --resume when checkpoints fail verification (issue 17)."""
+a one-class classification file, --resume when checkpoints fail verification, a full disk, a
+read-only run directory and Ctrl-C during a compare (issue 17). Storage errors are one clean line
+and exit code 2; Ctrl-C exits 130 (the shell's 128 + SIGINT); nothing corrupt is left behind (every
+checkpoint directory verifies, no half-written temp file), and `--resume` / re-running the compare
+completes the run."""
 
+import errno
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
+import warmstart.checkpoint.io as ckpt_io
+from warmstart.checkpoint.io import is_valid
 from warmstart.cli import main
 
 
@@ -90,3 +103,100 @@ def test_resume_reports_truncated_and_unfinished_checkpoints(tmp_path, tiny_text
     capsys.readouterr()
     assert main(["finetune", str(cfg), "--set", "train.max_steps=2", "--resume"]) == 2
     assert reason in _error_line(capsys)
+
+
+def _nothing_corrupt(run: Path) -> None:
+    """Every checkpoint a reader could pick verifies; no temp file or directory is left."""
+    ckpts = run / "checkpoints"
+    leftovers = [p.name for p in run.rglob("*") if p.name.endswith((".tmp", ".old"))]
+    assert not leftovers, leftovers
+    for d in ckpts.iterdir() if ckpts.exists() else []:
+        if d.is_dir():
+            assert is_valid(d, verify_hashes=True), d
+
+
+@pytest.mark.parametrize("fail_at", [1, 3, 6])
+def test_disk_full_is_one_line_and_resume_completes(tmp_path, tiny_text_csv, capsys, monkeypatch, fail_at):
+    """ENOSPC from the fsync of the n-th file written (the atomic JSON writer and the checkpoint writer
+    both fsync every file before it counts)."""
+    cfg = _config(tmp_path, tiny_text_csv)
+    run = tmp_path / "runs" / "ft"
+    calls, fsync = [0], os.fsync
+
+    def full_disk(fd):
+        calls[0] += 1
+        if calls[0] == fail_at:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return fsync(fd)
+
+    monkeypatch.setattr(ckpt_io.os, "fsync", full_disk)
+    assert main(["finetune", str(cfg)]) == 2
+    line = _error_line(capsys)
+    assert line.startswith("error: cannot write") and "No space left on device (ENOSPC)" in line
+    assert line.endswith("re-run with --resume")
+    assert not (run / "result.json").exists()
+    _nothing_corrupt(run)
+
+    monkeypatch.setattr(ckpt_io.os, "fsync", fsync)
+    assert main(["finetune", str(cfg), "--resume"]) == 0
+    assert json.loads((run / "result.json").read_text())["steps"] == 4
+    _nothing_corrupt(run)
+
+
+def test_read_only_run_dir_is_one_line(tmp_path, tiny_text_csv, capsys, monkeypatch):
+    cfg = _config(tmp_path, tiny_text_csv)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    if os.geteuid() != 0:
+        runs.chmod(0o555)
+    else:  # root writes through any mode bits: refuse writes under runs/ the way a read-only mount does
+        mkdir = Path.mkdir
+
+        def read_only(self, *a, **kw):
+            if runs in self.parents:
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+            return mkdir(self, *a, **kw)
+
+        monkeypatch.setattr(Path, "mkdir", read_only)
+    try:
+        assert main(["finetune", str(cfg)]) == 2
+    finally:
+        runs.chmod(0o755)
+    line = _error_line(capsys)
+    assert line.startswith(f"error: cannot write {runs / 'ft'}: ") and "(EROFS)" in line or "(EACCES)" in line
+    assert not (runs / "ft").exists()
+
+
+def test_ctrl_c_during_compare_exits_130_and_a_rerun_completes(tmp_path, tiny_text_csv):
+    # A finished 2-step fine-tune stands in for the pretrained source (any warmstart run is one).
+    assert main(["finetune", str(_config(tmp_path, tiny_text_csv, "src")), "--set", "train.max_steps=2"]) == 0
+    (tmp_path / "cmp.yaml").write_text(f"""run: {{name: cmp, out_dir: {tmp_path}}}
+pretrained: {tmp_path}/runs/src
+strategies: [{{kind: full}}, {{kind: linear_probe}}]
+label_budgets: [40]
+seeds: [0]
+data: {{kind: labeled_text, path: {tiny_text_csv}, max_len: 16}}
+train: {{max_steps: 30, batch_size: 8, eval_every: 2, save_every: 2, num_threads: 1, progress: false}}
+""")
+    cmd = [sys.executable, "-m", "warmstart", "compare", str(tmp_path / "cmp.yaml")]
+    env = {**os.environ, "PYTHONPATH": str(Path(ckpt_io.__file__).parents[2])}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    cells = tmp_path / "cmp" / "cells"
+    deadline = time.monotonic() + 300
+    while not list(cells.glob("*/result.json")):  # the first cell is done: the second one is running
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1][-2000:]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted: ")
+    assert not (tmp_path / "cmp" / "compare.json").exists()  # nothing claims the grid is complete
+    done = sorted(p.parent.name for p in cells.glob("*/result.json"))
+    for run in cells.iterdir():
+        _nothing_corrupt(run)
+
+    rerun = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"{len(done)} cells already complete" in rerun.stdout
+    summary = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert len(summary["cells"]) == 4 and all(c["status"] == "done" for c in summary["cells"])

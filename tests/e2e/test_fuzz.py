@@ -8,9 +8,10 @@ and generated argument lists must all keep the CLI's promises (issue 17):
 - no run directory claims completion (result.json) unless the command succeeded, and every
   checkpoint directory left behind verifies against its manifest.
 
-Default run: 150 recipes + 25 raw recipe files + 60 data files + 40 argument lists = 275 examples,
-derandomized (the same examples every run), about a minute on 2 shared cores. `pytest -m fuzz` runs
-2,200 examples (1,000 + 200 + 600 + 400) with fresh random draws.
+Default run: 150 recipes + 25 raw recipe files + 60 text/vector data files + 30 image folders and
+.npz arrays + 40 argument lists = 305 examples, derandomized (the same examples every run), about a
+minute on 2 shared cores. `pytest -m fuzz` runs 2,500 examples (1,000 + 200 + 600 + 300 + 400) with
+fresh random draws.
 """
 
 from __future__ import annotations
@@ -330,7 +331,7 @@ def test_fuzz_data_files_through_finetune(tmp_path, n, fuzz):
             data_path = case_dir / "data.csv"
             data_path.write_bytes(vec_file)
             recipe = {"data": {"kind": "csv_features", "path": str(data_path)},
-                      "model": {"kind": "mlp", "d_hidden": 8, "n_layers": 1}}
+                      "model": {"kind": "mlp", "d_model": 8, "n_layers": 1}}
         else:
             suffix, body = text_file
             data_path = case_dir / f"data{suffix}"
@@ -348,6 +349,121 @@ def test_fuzz_data_files_through_finetune(tmp_path, n, fuzz):
         check_promises(argv, code, err, [str(data_path), str(cfg), "data."], case_dir / "runs")
 
     _run_cases(case, min_share=0.05)  # random draws train in ~8% of cases (derandomized: 13%)
+
+
+# ------------------------------------------------------------------------------------ images and arrays
+
+IMAGE_MODES = ["L", "RGB", "RGBA", "P", "1", "I;16", "I", "F", "CMYK", "LA"]
+IMAGE_FORMATS = {"png": "PNG", "jpg": "JPEG", "bmp": "BMP", "gif": "GIF", "tiff": "TIFF", "webp": "WEBP"}
+
+
+def _image_bytes(draw, size: tuple[int, int], mode: str, fmt: str) -> bytes:
+    from PIL import Image
+
+    w, h = size
+    im = Image.frombytes("L", (w, h), draw(st.binary(min_size=w * h, max_size=w * h)))
+    try:
+        im = im.convert(mode)
+        buf = io.BytesIO()
+        im.save(buf, IMAGE_FORMATS[fmt])
+    except (OSError, ValueError, KeyError):  # a mode this format cannot store: the plain grayscale image
+        buf = io.BytesIO()
+        Image.frombytes("L", (w, h), bytes(w * h)).save(buf, IMAGE_FORMATS[fmt])
+    return buf.getvalue()
+
+
+@st.composite
+def image_folder(draw, root: Path) -> dict:
+    """A class-folder dataset under root/imgs: images of one or mixed sizes and modes, in any format
+    Pillow writes; defects: truncated or empty files, random bytes named .png, an empty class
+    folder, a stray non-image file; and maybe a group file (some rows naming missing images or empty
+    groups). Returns the data section."""
+    defect = draw(st.sampled_from([0.0, 0.0, 0.05, 0.2, 0.5]))
+    bad = lambda: draw(st.floats(0, 1)) < defect  # noqa: E731
+    size = (draw(st.integers(1, 8)), draw(st.integers(1, 8)))
+    mode, fmt = draw(st.sampled_from(IMAGE_MODES)), draw(st.sampled_from(sorted(IMAGE_FORMATS)))
+    folder = root / "imgs"
+    files = []
+    for cls in draw(st.sampled_from([["a", "b"], ["a", "b", "c"]])) if not bad() else ["only"]:
+        (folder / cls).mkdir(parents=True)
+        for i in range(draw(st.integers(0, 8)) if bad() else draw(st.integers(5, 8))):
+            ext = fmt
+            if bad():  # another size, mode or format in the same folder
+                size_i = (draw(st.integers(1, 8)), draw(st.integers(1, 8)))
+                mode_i, ext = draw(st.sampled_from(IMAGE_MODES)), draw(st.sampled_from(sorted(IMAGE_FORMATS)))
+                body = _image_bytes(draw, size_i, mode_i, ext)
+            else:
+                body = _image_bytes(draw, size, mode, fmt)
+            if bad():
+                body = draw(st.sampled_from([body[: len(body) // 2], body[:8], b"", draw(st.binary(max_size=64))]))
+            path = folder / cls / f"{i}.{ext}"
+            path.write_bytes(body)
+            files.append(path.relative_to(folder).as_posix())
+        if bad():
+            (folder / cls / "notes.txt").write_text("not an image")
+    data = {"kind": "image_folder", "path": str(folder), "color": draw(st.sampled_from(["gray", "rgb"])),
+            "resize": draw(st.sampled_from([None, [4, 4], [size[1], size[0]]])) if not bad() else [4, 4]}
+    if draw(st.booleans()):
+        rows = [[f, draw(st.sampled_from(["cam1", "cam2"]))] for f in files]
+        for row in rows:
+            if bad():
+                row[draw(st.integers(0, 1))] = draw(st.sampled_from(["", "missing.png", "a/../b/0.png", " ", "\x00"]))
+        (root / "groups.csv").write_text(_csv_text(["file", "group"], rows))
+        data["group_file"] = str(root / "groups.csv")
+    return data
+
+
+@st.composite
+def npz_file(draw, root: Path) -> dict:
+    """An .npz of images (N,H,W / N,C,H,W / N,H,W,C) or feature rows (N,F): uint8, float with
+    NaN/inf, ints, bools, complex or strings; labels of another length, 2-d, missing; or the file
+    truncated. Returns the data section."""
+    import numpy as np
+
+    defect = draw(st.sampled_from([0.0, 0.0, 0.1, 0.5]))
+    bad = lambda: draw(st.floats(0, 1)) < defect  # noqa: E731
+    n = draw(st.integers(0, 6)) if bad() else draw(st.integers(12, 30))
+    shape = draw(st.sampled_from([(n, 4, 4), (n, 1, 4, 4), (n, 4, 4, 3), (n, 3, 4, 4)]))
+    if bad():
+        shape = draw(st.sampled_from([(n, 6), (n,), (n, 2, 2, 2, 2), (0, 4, 4), shape]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    dtype = draw(st.sampled_from(["uint8", "float32"])) if not bad() else draw(
+        st.sampled_from(["float64", "int64", "bool", "complex64", "float16", "<U2"]))
+    x = (rng.random(shape) * 255).astype(dtype) if dtype != "<U2" else np.full(shape, "ab")
+    if bad() and x.dtype.kind == "f" and x.size:
+        x.flat[draw(st.integers(0, x.size - 1))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+    y = rng.integers(0, 3, n)
+    if bad():
+        y = draw(st.sampled_from([y[: max(n - 1, 0)], y.reshape(-1, 1), y.astype(float) / 2, np.array(["a"] * n)]))
+    arrays = {"x": x, "y": y} if not bad() else draw(st.sampled_from([{"x": x}, {"y": y}, {"x": x, "y": y}]))
+    path = root / "data.npz"
+    np.savez(path, **arrays)
+    if bad():
+        raw = path.read_bytes()
+        path.write_bytes(raw[: draw(st.integers(0, len(raw)))])
+    return {"kind": "npz", "path": str(path)}
+
+
+@_budget(30, 300)
+def test_fuzz_images_and_arrays_through_finetune(tmp_path, n, fuzz):
+    @_settings(n, fuzz)
+    @given(data=st.data(), source=st.sampled_from(["folder", "folder", "npz"]),
+           model=st.sampled_from([{"kind": "mlp", "d_model": 8, "n_layers": 1}, {"kind": "resnet", "widths": [4]}]),
+           task=st.sampled_from(["classification", "classification", "regression"]))
+    def case(data, source, model, task):
+        task = task if source == "npz" else "classification"  # folder names are not numbers
+        case_dir = fresh_dir(tmp_path)
+        section = data.draw(image_folder(case_dir) if source == "folder" else npz_file(case_dir))
+        recipe = {"run": {"name": "ft", "out_dir": str(case_dir / "runs")}, "data": section, "model": model,
+                  "task": {"kind": task}, "train": TINY}
+        cfg = case_dir / "ft.yaml"
+        cfg.write_text(yaml.safe_dump(recipe))
+        argv = ["finetune", str(cfg)]
+        code, _, err = run_cli(argv)
+        check_promises(argv, code, err, [section["path"], section.get("group_file", section["path"]), str(cfg),
+                                         "data."], case_dir / "runs")
+
+    _run_cases(case, min_share=0.05)
 
 
 # ------------------------------------------------------------------------------------ argument lists

@@ -44,11 +44,15 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, sort_keys=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, sort_keys=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, or Ctrl-C: the old file stays, and no half-written temp is left
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_json(path: str | Path) -> Any:
@@ -82,23 +86,9 @@ def prepare_tmp(ckpt_root: str | Path, name: str) -> Path:
     return tmp
 
 
-def save_checkpoint(ckpt_root: str | Path, name: str, tensors: dict[str, dict[str, torch.Tensor]],
-                    jsons: dict[str, Any], keep: int | None = None, point_latest: bool = True,
-                    prepared: bool = False) -> Path:
-    """Write `ckpt_root/name/` atomically.
-
-    Args:
-        tensors: file stem -> state dict, each written as `<stem>.safetensors`.
-        jsons: file stem -> JSON-able object, each written as `<stem>.json`.
-        keep: keep only the newest `keep` step_* directories (None = keep all).
-        point_latest: swap `ckpt_root/latest` to this checkpoint once it is complete.
-        prepared: `name.tmp/` was made by prepare_tmp and already holds files written by others (the
-            ranks' shards of an FSDP checkpoint); they are kept and listed in the manifest too.
-    """
-    root = Path(ckpt_root)
-    final, tmp = root / name, root / f"{name}.tmp"
-    if not prepared:
-        prepare_tmp(root, name)
+def _write_checkpoint_files(tmp: Path, tensors: dict[str, dict[str, torch.Tensor]], jsons: dict[str, Any]) -> None:
+    """Every file of a checkpoint into `tmp` (next to any files already there, e.g. FSDP shards, which
+    are listed too), fsynced, then the manifest (sizes and sha256) last."""
     files = {str(p.relative_to(tmp)): None for p in sorted(tmp.rglob("*")) if p.is_file()}
     for stem, sd in tensors.items():
         fname = f"{stem}.safetensors"
@@ -117,6 +107,30 @@ def save_checkpoint(ckpt_root: str | Path, name: str, tensors: dict[str, dict[st
     # The manifest is written last: its presence (and matching hashes) is what makes a checkpoint valid.
     write_json_atomic(tmp / MANIFEST, {"format_version": FORMAT_VERSION, "files": files})
     _fsync_dir(tmp)
+
+
+def save_checkpoint(ckpt_root: str | Path, name: str, tensors: dict[str, dict[str, torch.Tensor]],
+                    jsons: dict[str, Any], keep: int | None = None, point_latest: bool = True,
+                    prepared: bool = False) -> Path:
+    """Write `ckpt_root/name/` atomically.
+
+    Args:
+        tensors: file stem -> state dict, each written as `<stem>.safetensors`.
+        jsons: file stem -> JSON-able object, each written as `<stem>.json`.
+        keep: keep only the newest `keep` step_* directories (None = keep all).
+        point_latest: swap `ckpt_root/latest` to this checkpoint once it is complete.
+        prepared: `name.tmp/` was made by prepare_tmp and already holds files written by others (the
+            ranks' shards of an FSDP checkpoint); they are kept and listed in the manifest too.
+    """
+    root = Path(ckpt_root)
+    final, tmp = root / name, root / f"{name}.tmp"
+    if not prepared:
+        prepare_tmp(root, name)
+    try:
+        _write_checkpoint_files(tmp, tensors, jsons)
+    except OSError:  # e.g. a full disk: drop the partial directory (readers would skip it anyway) to free its space
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if final.exists():  # re-saving the same step (e.g. 'best'): move the old one aside first
         old = root / f"{name}.old"
         if old.exists():
@@ -137,6 +151,18 @@ def save_checkpoint(ckpt_root: str | Path, name: str, tensors: dict[str, dict[st
             if p != final:
                 shutil.rmtree(p, ignore_errors=True)
     return final
+
+
+def finish_swaps(ckpt_root: Path) -> None:
+    """Undo what a kill in the middle of re-saving a checkpoint (e.g. `best`) left: `X.old` without
+    `X` (killed between the two renames) becomes `X` again; `X.old` next to `X` (killed before the
+    old copy was deleted) is deleted."""
+    for old in Path(ckpt_root).glob("*.old"):
+        final = old.with_name(old.name[: -len(".old")])
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        elif is_valid(old, verify_hashes=True):
+            os.replace(old, final)
 
 
 def is_valid(ckpt: Path, verify_hashes: bool = False) -> bool:
@@ -172,6 +198,7 @@ def resumable_checkpoint(run_dir: str | Path, say=print) -> Path | None:
     for --resume. Each newer one that fails is reported through `say`, with the reason. None when the
     run has no step checkpoints; a CheckpointError when it has some but none verifies."""
     root = Path(run_dir) / "checkpoints"
+    finish_swaps(root)
     steps = sorted((p for p in root.glob("step_*") if p.is_dir() and not p.name.endswith((".tmp", ".old"))),
                    reverse=True)
     failed = []

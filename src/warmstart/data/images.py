@@ -10,6 +10,7 @@ IMAGE_SOURCES maps the config's image `data.kind` to a reader; `load_images` dis
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from warmstart.data.splits import Splits, budget_count, split_records, stratified_order
+from warmstart.data.text import group_value, read_csv
+from warmstart.data.vectors import with_groups
 from warmstart.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -34,6 +37,7 @@ class ImageSet:
     scale: float  # 1/16 for digits, 1/255 for 8-bit images, 1 for float arrays
     source: str  # what to name in messages
     keep: frozenset | None = None  # the `classes` filter: labels to keep (None = all)
+    groups: list[str] | None = None  # N groups (image_folder's data.group_file), or None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -41,7 +45,7 @@ class ImageSet:
 
     def records(self) -> list[dict]:
         """One record per image, every class (the filter applies after splitting)."""
-        return [{"index": i, "label": y} for i, y in enumerate(self.labels)]
+        return with_groups([{"index": i, "label": y} for i, y in enumerate(self.labels)], self.groups)
 
     def floats(self, indices) -> np.ndarray:
         """Images `indices` as float32 in [0, 1]: (B, C, H, W)."""
@@ -62,10 +66,11 @@ def read_digits(classes: list[int] | None = None) -> ImageSet:
 
 
 def read_image_folder(path: str | Path, resize: tuple[int, int] | None = None, color: str = "rgb",
-                      classes: list[str] | None = None) -> ImageSet:
+                      classes: list[str] | None = None, group_file: str | Path | None = None) -> ImageSet:
     """A folder of class folders of images. Without `resize`, every image must have one size.
 
-    Every folder is read; a `classes` filter applies after splitting (see split_filtered)."""
+    Every folder is read; a `classes` filter applies after splitting (see split_filtered). With
+    `group_file` (a CSV with columns file, group), every image gets its group (per-group metrics)."""
     root = Path(path)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
@@ -84,7 +89,29 @@ def read_image_folder(path: str | Path, resize: tuple[int, int] | None = None, c
         files += found
         labels += [d.name] * len(found)
     keep = frozenset(classes) if classes is not None else None
-    return ImageSet(_read_files(files, resize, color), labels, 1.0 / 255.0, str(root), keep)
+    groups = read_group_file(Path(group_file), root, files) if group_file is not None else None
+    return ImageSet(_read_files(files, resize, color), labels, 1.0 / 255.0, str(root), keep, groups)
+
+
+def read_group_file(path: Path, root: Path, files: list[Path]) -> list[str]:
+    """The group of each of `files` from a CSV with columns file (a path relative to `root`, e.g.
+    cat/001.png) and group. Every image needs exactly one group; a row naming no image is an error."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (data.group_file)")
+    wanted = {f.relative_to(root).as_posix(): i for i, f in enumerate(files)}
+    groups: list[str | None] = [None] * len(files)
+    for line, row in read_csv(path, ["file", "group"])[1]:
+        name = Path(row["file"].strip()).as_posix()
+        if name not in wanted:
+            raise DataError(f"{path}: line {line}: no image {name!r} under {root} (file is a path relative "
+                            "to data.path, e.g. CLASS/IMAGE.png)")
+        if groups[wanted[name]] is not None:
+            raise DataError(f"{path}: line {line}: image {name!r} is listed twice")
+        groups[wanted[name]] = group_value(path, line, row["group"], "group")
+    missing = [name for name, i in wanted.items() if groups[i] is None]
+    if missing:
+        raise DataError(f"{path}: no group for {len(missing)} image(s), e.g. {missing[0]!r}; every image needs one")
+    return groups
 
 
 def _read_files(files: list[Path], resize: tuple[int, int] | None, color: str) -> np.ndarray:
@@ -134,7 +161,7 @@ def read_npz(path: str | Path, x_key: str = "x", y_key: str | None = "y", layout
                     raise DataError(f"{p}: no array {y_key!r} (has {sorted(arrays.files)}); "
                                     "set data.y_key: null for unlabeled images")
                 y = arrays[y_key]
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # e.g. a truncated file
         raise DataError(f"{p}: not a readable .npz file ({type(e).__name__})") from None
     if x.ndim == 3:
         x = x[:, None]
@@ -168,7 +195,7 @@ def _digits(cfg: DigitsData) -> ImageSet:
 
 
 def _image_folder(cfg: ImageFolderData) -> ImageSet:
-    return read_image_folder(cfg.path, cfg.resize, cfg.color, cfg.classes)
+    return read_image_folder(cfg.path, cfg.resize, cfg.color, cfg.classes, cfg.group_file)
 
 
 def _npz(cfg: NpzData) -> ImageSet:

@@ -147,6 +147,13 @@ def _text_value(path: Path, n: int, value, name: str) -> str:
 # ------------------------------------------------------------------------------ labeled text
 
 
+def group_value(path: Path, n: int, group, field: str) -> str:
+    """An example's group (data.group_field) as a non-empty string, or a one-line DataError."""
+    if group is None or isinstance(group, (list, dict)) or not str(group).strip():
+        raise DataError(f"{path}: line {n}: group '{field}' must be a non-empty string or number, got {group!r}")
+    return str(group).strip()
+
+
 def read_labeled(path: str | Path, text_field: str = "text", label_field: str = "label",
                  group_field: str | None = None) -> list[dict]:
     """Records {"text": str, "label": str|int|float} from a .csv or .jsonl file, plus "group" (a
@@ -178,11 +185,7 @@ def read_labeled(path: str | Path, text_field: str = "text", label_field: str = 
                             f"({label!r}); a label is one line of printable text")
         record = {"text": text, "label": label.strip() if isinstance(label, str) else label}
         if group_field is not None:
-            group = get(n, row, group_field)
-            if group is None or isinstance(group, (list, dict)) or not str(group).strip():
-                raise DataError(f"{path}: line {n}: group '{group_field}' must be a non-empty string or number, "
-                                f"got {group!r}")
-            record["group"] = str(group).strip()
+            record["group"] = group_value(path, n, get(n, row, group_field), group_field)
         if text:
             records.append(record)
     if not records:

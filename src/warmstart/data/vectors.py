@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from warmstart.data.text import read_csv
+from warmstart.data.text import group_value, read_csv
 from warmstart.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -32,13 +32,14 @@ class VectorSet:
     feature_names: list[str]
     source: str
     keep: frozenset | None = None  # no class filter for vectors; kept for symmetry with ImageSet
+    groups: list[str] | None = None  # N groups (data.group_field), or None
 
     @property
     def input_shape(self) -> tuple[int]:
         return (self.features.shape[1],)
 
     def records(self) -> list[dict]:
-        return [{"index": i, "label": y} for i, y in enumerate(self.labels)]
+        return with_groups([{"index": i, "label": y} for i, y in enumerate(self.labels)], self.groups)
 
     def floats(self, indices) -> np.ndarray:
         return self.features[np.asarray(indices, dtype=np.int64)]
@@ -52,21 +53,34 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def with_groups(records: list[dict], groups: list[str] | None) -> list[dict]:
+    """Records with each example's "group" added (when the source has groups)."""
+    if groups is not None:
+        for r, g in zip(records, groups, strict=True):
+            r["group"] = g
+    return records
+
+
 def read_csv_features(path: str | Path, label_field: str | None = "label",
-                      feature_fields: list[str] | None = None) -> VectorSet:
-    """Rows of a CSV file as feature vectors. Labels stay strings; a regression task converts them."""
+                      feature_fields: list[str] | None = None, group_field: str | None = None) -> VectorSet:
+    """Rows of a CSV file as feature vectors. Labels stay strings; a regression task converts them.
+    The `group_field` column (per-group metrics) is not a feature unless feature_fields lists it."""
     p = Path(path)
     header, table = read_csv(p, [])
     if label_field is not None and label_field not in header:
         raise DataError(f"{p}: no column {label_field!r} (columns: {header}); set data.label_field")
-    names = feature_fields or [h for h in header if h != label_field]
+    if group_field is not None and group_field not in header:
+        raise DataError(f"{p}: no column {group_field!r} (columns: {header}); set data.group_field")
+    names = feature_fields or [h for h in header if h not in (label_field, group_field)]
     missing = [n for n in names if n not in header]
     if missing:
         raise DataError(f"{p}: no feature column(s) {missing} (columns: {header})")
     if not names:
         raise DataError(f"{p}: no feature columns besides the label {label_field!r}")
-    rows, labels = [], []
+    rows, labels, groups = [], [], []
     for line, row in table:
+        if group_field is not None:
+            groups.append(group_value(p, line, row.get(group_field), group_field))
         values = []
         for name in names:
             value = _number((row.get(name) or "").strip())
@@ -84,7 +98,8 @@ def read_csv_features(path: str | Path, label_field: str | None = "label",
             labels.append(None)
     if not rows:
         raise DataError(f"{p}: no data rows after the header")
-    return VectorSet(np.asarray(rows, dtype=np.float32), labels, list(names), str(p))
+    return VectorSet(np.asarray(rows, dtype=np.float32), labels, list(names), str(p),
+                     groups=groups if group_field is not None else None)
 
 
 def read_sklearn_table(name: str) -> VectorSet:
@@ -99,7 +114,7 @@ def read_sklearn_table(name: str) -> VectorSet:
 
 
 def _csv_features(cfg: CsvFeaturesData) -> VectorSet:
-    return read_csv_features(cfg.path, cfg.label_field, cfg.feature_fields)
+    return read_csv_features(cfg.path, cfg.label_field, cfg.feature_fields, cfg.group_field)
 
 
 def _sklearn_table(cfg: SklearnTableData) -> VectorSet:

@@ -130,6 +130,14 @@ class ClassificationMetrics(_LossMean):
             "f1": float(f1[present].mean()) if bool(present.any()) else 0.0,
         }
 
+    def recall_by_class(self, labels: list) -> dict[str, float | None]:
+        """Recall (true-positive rate) of each class, None for a class with no example here. Per
+        group, these are what equalized odds compares: a fair classifier finds each class equally
+        often in every group."""
+        cm = self.confusion
+        support = cm.sum(1).tolist()
+        return {str(lab): (int(cm[i, i]) / support[i] if support[i] else None) for i, lab in enumerate(labels)}
+
 
 class MultiLabelMetrics(_LossMean):
     """Multi-label (a sigmoid per label, predicted when its logit > 0): micro-F1 over all

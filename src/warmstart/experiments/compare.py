@@ -157,7 +157,7 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print, backend: str = "local"
         "metric": metric, "higher_is_better": higher_is_better(metric), "n_train_pool": results[0].get("n_pool"),
         "cells": [{**record, "status": "done", **{k: res.get(k) for k in (
             "n_labels", "test", "best_val", "best_step", "steps", "seconds_to_best", "train_seconds",
-            "params_trained", "params_total", "items_seen", "forgetting")}}
+            "params_trained", "params_total", "items_seen", "forgetting", "test_by_group")}}
             for (record, _), res in zip(cells, results, strict=True)],
     }
     write_json_atomic(compare_dir / "compare.json", summary)

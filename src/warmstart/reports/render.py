@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from warmstart.reports import advice, analysis, lineage, plots, tables
+from warmstart.reports import advice, analysis, groups, lineage, plots, tables
 from warmstart.reports.collect import Comparison, Run, detect, find_run, is_number, load_comparison, load_run, read_json
 from warmstart.reports.lineage import summarize_section
 from warmstart.reports.tables import Table, fmt_count, fmt_metric, fmt_seconds, fmt_signed
@@ -117,6 +117,7 @@ def compare_blocks(cmp: Comparison, target_fraction: float = 0.95, confidence: f
     forgetting = tables.forgetting_table(cmp)
     if forgetting is not None:
         blocks += [Heading("Forgetting check"), forgetting]
+    blocks += group_blocks(cmp, confidence)
     blocks += [Heading("Lineage"), *pretrain_blocks(cmp), lineage.lineage_table(cmp)]
     if cmp.pretrain is not None:
         blocks += _plot("pretrain", "Pretraining loss.", plots.pretrain_figure(cmp.pretrain))
@@ -164,6 +165,44 @@ def advice_blocks(cmp: Comparison) -> list[Block]:
     blocks: list[Block] = [Heading("Advice")]
     for f in found:
         blocks += [Paragraph(f.text), *([Bullets(f.helps)] if f.helps else [])]
+    return blocks
+
+
+def group_blocks(cmp: Comparison, confidence: float = 0.95) -> list[Block]:
+    """The bias check (cells with data.group_field): per-group test metrics per arm, worst group,
+    best−worst gap with its interval, narrowed or widened against the reference arm; per-group
+    recall differences for classification. Nothing when no cell recorded groups."""
+    gaps = groups.group_gaps(cmp, confidence)
+    if not gaps:
+        return []
+    ref = cmp.scratch_arm
+    sizes = groups.group_sizes(cmp)
+    blocks: list[Block] = [
+        Heading("Per-group metrics (bias check)"),
+        Paragraph(f"Test {cmp.metric} within each group of the data's group field ({len(sizes)} groups; test "
+                  "examples per group: " + ", ".join(f"{g} {n}" for g, n in sizes.items()) + "). A small group's "
+                  "metric is noisy: read the gap's interval before its value."),
+    ]
+    if ref is not None:
+        items = []
+        for it in gaps:
+            if it.vs_reference is None:
+                continue
+            ref_gap = next(g for g in gaps if g.arm == ref and g.n_labels == it.n_labels).gap.diff
+            items.append(f"{it.arm} at {it.n_labels:,} labels: gap {fmt_metric(it.gap.diff)} vs {ref} "
+                         f"{fmt_metric(ref_gap)} (Δ {fmt_signed(it.vs_reference.diff)}): {it.verdict()}; worst "
+                         f"group {it.worst} {fmt_metric(it.worst_value)}.")
+        if items:
+            blocks.append(Bullets(items))
+    blocks.append(groups.gap_table(cmp, gaps, confidence))
+    recall = groups.recall_gaps(cmp)
+    if recall:
+        blocks += [Heading("Per-group recall (equalized odds)", 3), groups.recall_gap_table(cmp, recall),
+                   groups.recall_by_group_table(recall)]
+    missing = sum(1 for c in cmp.cells if not groups.by_group(c))
+    if missing:
+        blocks.append(Paragraph(f"{_plural(missing, 'cell')} recorded no per-group metrics (e.g. baselines, or "
+                                "runs without data.group_field) and are not in these tables.", "note"))
     return blocks
 
 

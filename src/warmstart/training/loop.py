@@ -38,6 +38,16 @@ if TYPE_CHECKING:
 SaveFn = Callable[[TrainState, bool], None]
 
 
+def _step_of(line: str) -> float:
+    """The step of a metrics.jsonl line; inf (dropped on resume) for a blank or torn line. A line is
+    torn only by a crash while it was written, which is before the checkpoint of its step, so a
+    resume always restarts from an earlier step and drops it anyway."""
+    try:
+        return json.loads(line)["step"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return float("inf")
+
+
 class MetricsLog:
     """Append-only metrics.jsonl. On resume, lines past the checkpoint's step are dropped, so the
     log of a resumed run equals the log of an uninterrupted one. `enabled=False` (data-parallel
@@ -46,8 +56,7 @@ class MetricsLog:
     def __init__(self, path: Path, resume_step: int | None = None, enabled: bool = True):
         self.path, self.enabled = path, enabled
         if enabled and resume_step is not None and path.exists():
-            keep = [ln for ln in path.read_text(encoding="utf-8").splitlines()
-                    if ln.strip() and json.loads(ln)["step"] <= resume_step]
+            keep = [ln for ln in path.read_text(encoding="utf-8").splitlines() if _step_of(ln) <= resume_step]
             path.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
 
     def write(self, record: dict) -> None:

@@ -137,7 +137,7 @@ def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: Wo
     }
     if feature_cache is not None:
         result["feature_cache"] = {"dir": str(feature_cache), **feature_cache_use}
-    if getattr(cfg.data, "group_field", None):  # the bias check: every test metric per group
+    if getattr(cfg.data, "grouped", False):  # the bias check: every test metric per group
         result["test_by_group"] = g = metrics_by_group(module, inputs, splits.test, cfg.train, world)
         say(f"test {g['metric']} by group: worst {g['worst']} {g['groups'][g['worst']][g['metric']]:.4f}, "
             f"best {g['best']} {g['groups'][g['best']][g['metric']]:.4f} (gap {g['gap']:.4f})")

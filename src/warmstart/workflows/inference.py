@@ -22,13 +22,14 @@ from warmstart.workflows.quantize import is_quantized, load_quantized
 def evaluate(run_dir: str | Path, split: str = "test", by_group: bool = False, device: str | None = None,
              say=print) -> dict:
     """Re-evaluate a finished run on a split (fine-tune: val/test/train; pretrain: val). by_group
-    adds "by_group" (workflows.common.metrics_by_group) for a run whose data has a group_field.
+    adds "by_group" (workflows.common.metrics_by_group) for a run whose data has groups
+    (data.group_field, or an image folder's group_file).
     `device`: where to run (None = the run's train.device where this machine has it, else the CPU)."""
     run_dir = Path(run_dir)
     verb, cfg = load_run_config(run_dir)
-    if by_group and not getattr(cfg.data, "group_field", None):
+    if by_group and not getattr(cfg.data, "grouped", False):
         raise ConfigError(f"--by-group: {run_dir} has no data.group_field (set it in the recipe to name "
-                          "each example's group)")
+                          "each example's group; image folders: data.group_file)")
     if verb == "pretrain" and cfg.objective.kind in WORD_VECTOR_KINDS:
         from warmstart.wordvec.pretrain import evaluate_run
 

@@ -40,6 +40,11 @@ class DemoCorpusData(_TextBlocks):
     kind: Literal["demo_corpus"] = "demo_corpus"
 
 
+GROUP_FIELD_DOC = ("Column/field naming each example's group (e.g. its source or a demographic); test metrics "
+                   "are then also reported per group (result.json test_by_group, `warmstart evaluate --by-group`, "
+                   "the compare report's bias check).")
+
+
 class _Splits(Section):
     val_frac: float = Field(0.1, gt=0, lt=1, description="Fraction of examples held out for validation.")
     test_frac: float = Field(0.2, gt=0, lt=1, description="Fraction of examples held out for testing.")
@@ -53,6 +58,11 @@ class _Splits(Section):
     max_test: int | None = Field(None, ge=1, description="Cap on test examples (null = all): a stratified part "
                                  "of the test split, so the training pool is unchanged (a shorter test pass for "
                                  "large models, at a wider interval).")
+
+    @property
+    def grouped(self) -> bool:
+        """Whether examples carry a group (data.group_field or an image folder's group_file)."""
+        return False
 
     @model_validator(mode="after")
     def _check(self):
@@ -81,9 +91,11 @@ class LabeledTextData(_TextSplits):
     path: str = Field(..., description="A .csv or .jsonl file.")
     text_field: str = Field("text", description="Column/field with the input text.")
     label_field: str = Field("label", description="Column/field with the class label or numeric target.")
-    group_field: str | None = Field(None, description="Column/field naming each example's group (e.g. its source "
-                                    "or a demographic); test metrics are then also reported per group "
-                                    "(result.json test_by_group, `warmstart evaluate --by-group`).")
+    group_field: str | None = Field(None, description=GROUP_FIELD_DOC)
+
+    @property
+    def grouped(self) -> bool:
+        return self.group_field is not None
 
 
 class DemoSentimentData(_TextSplits):
@@ -278,6 +290,14 @@ class ImageFolderData(_ImageData):
                                            "null = all images must already have one size.")
     color: Literal["gray", "rgb"] = Field("rgb", description="Convert images to 1-channel grayscale or 3-channel RGB.")
     classes: list[str] | None = Field(None, description="Keep only these class folders (null = all).")
+    group_file: str | None = Field(None, description="CSV with columns file (an image's path relative to path, "
+                                   "e.g. cat/001.png) and group: every image's group, for per-group test metrics "
+                                   "(result.json test_by_group, `warmstart evaluate --by-group`, the compare "
+                                   "report's bias check).")
+
+    @property
+    def grouped(self) -> bool:
+        return self.group_file is not None
 
     @model_validator(mode="after")
     def _check_resize(self):
@@ -322,7 +342,13 @@ class CsvFeaturesData(_VectorData):
     label_field: str | None = Field("label", description="Column with the class label or numeric "
                                     "target (null = unlabeled).")
     feature_fields: list[str] | None = Field(None, description="Feature columns, in order (null = "
-                                             "every column except the label).")
+                                             "every column except the label and the group).")
+    group_field: str | None = Field(None, description=GROUP_FIELD_DOC + " Not a feature unless feature_fields "
+                                    "lists it.")
+
+    @property
+    def grouped(self) -> bool:
+        return self.group_field is not None
 
 
 class SklearnTableData(_VectorData):
