@@ -70,7 +70,7 @@ def test_int8_weight_linear_matches_its_dequantized_weights(bf16, k):
     # fp32: the dequantized product exactly; bf16 activations (aten's int8 GEMM): to bf16's ~3 digits.
     assert torch.allclose(q(x), expected, atol=1e-5 if not bf16 else 5e-2, rtol=0 if not bf16 else 1e-2)
     # Symmetric per-row rounding: each weight within half a step of its row's scale.
-    assert float(((dequant - linear.weight).abs() / q.scale[:, None]).max()) <= 0.5 + 1e-4
+    assert float(((dequant - linear.weight.detach()).abs() / q.scale[:, None]).max()) <= 0.5 + 1e-4
 
 
 def test_quantize_bad_inputs(finetuned, tmp_path, capsys):
