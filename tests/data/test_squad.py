@@ -48,6 +48,8 @@ def test_v2_unanswerable_questions_have_no_answers(tmp_path):
     ({"id": "q10", "answers": []}, "question q10: field 'question' must be a str"),
     ({"id": "q11", "question": "When?", "answers": [{"text": "1903", "answer_start": "35"}]},
      "question q11: answer_start must be an integer"),
+    ({"id": "q12", "question": "When?", "answers": [{"text": "and again", "answer_start": -18}]},
+     "question q12: answer_start must be an integer >= 0"),  # a negative index would slice from the end
 ])
 def test_bad_questions_are_one_line_naming_file_and_question(tmp_path, qa, needle):
     path = _write(tmp_path, _squad([qa]))

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from tests.tasks.conftest import check_round_trip_and_exact_resume
 from tests.tasks.test_contract import RECORDS, _qa_batch
 
 from warmstart.config.schema import (
@@ -176,24 +177,6 @@ def _squad_config(tmp_path, name):
 
 
 def test_save_load_round_trip_and_exact_resume(tmp_path):
-    import shutil
-
-    from safetensors.torch import load_file
-
-    from warmstart.workflows import evaluate, finetune
-
-    quiet = lambda *_: None  # noqa: E731
-    result = finetune(_squad_config(tmp_path, "straight"), say=quiet)
-    straight = tmp_path / "runs" / "straight"
-    # Save/load: the saved run (weights and fitted threshold) gives the test metrics the run reported.
-    assert evaluate(straight, "test") == pytest.approx(result["test"])
-    # Resume: rewind to the step-3 checkpoint and finish again; weights, head (threshold) and optimizer match bitwise.
-    final = straight / "checkpoints" / "step_000006"
-    before = {stem: load_file(str(final / f"{stem}.safetensors")) for stem in ("backbone", "head", "optimizer")}
-    shutil.rmtree(final)
-    (straight / "checkpoints" / "latest").write_text("step_000003")
-    (straight / "result.json").unlink()
-    finetune(_squad_config(tmp_path, "straight"), resume=True, say=quiet)
-    for stem, a in before.items():
-        b = load_file(str(final / f"{stem}.safetensors"))
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), stem
+    """The saved run (weights and fitted threshold) gives the test metrics it reported; resuming is
+    bitwise exact (weights, head with its threshold, optimizer)."""
+    check_round_trip_and_exact_resume(_squad_config, tmp_path)

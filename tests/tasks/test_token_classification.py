@@ -1,12 +1,11 @@
 """Token classification: subword alignment on tricky strings, label_all_subtokens, predictions
 with character offsets, every strategy trains on it, and a run's save/load and exact resume."""
 
-import shutil
 
 import pytest
 import torch
 from pydantic import TypeAdapter
-from safetensors.torch import load_file
+from tests.tasks.conftest import check_round_trip_and_exact_resume
 
 from warmstart.config.schema import BPETokenizer, Strategy, TokenClassificationTask, WordPieceTokenizer
 from warmstart.inputs import WORD_PATTERN, _join_spans
@@ -136,21 +135,4 @@ def _tagged_config(tmp_path, name, **train):
 
 
 def test_save_load_round_trip_and_exact_resume(tmp_path):
-    from warmstart.workflows import evaluate, finetune
-
-    quiet = lambda *_: None  # noqa: E731
-    result = finetune(_tagged_config(tmp_path, "straight"), say=quiet)
-    straight = tmp_path / "runs" / "straight"
-    # Save/load: re-evaluating the saved run gives the test metrics the run reported.
-    assert evaluate(straight, "test") == pytest.approx(result["test"])
-
-    # Resume: rewind the run to its step-3 checkpoint and finish it again; the weights match bitwise.
-    final = straight / "checkpoints" / "step_000006"
-    before = {stem: load_file(str(final / f"{stem}.safetensors")) for stem in ("backbone", "head", "optimizer")}
-    shutil.rmtree(final)
-    (straight / "checkpoints" / "latest").write_text("step_000003")
-    (straight / "result.json").unlink()
-    finetune(_tagged_config(tmp_path, "straight"), resume=True, say=quiet)
-    for stem, a in before.items():
-        b = load_file(str(final / f"{stem}.safetensors"))
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), stem
+    check_round_trip_and_exact_resume(_tagged_config, tmp_path)

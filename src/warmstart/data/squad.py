@@ -56,8 +56,8 @@ def read_squad(path: str | Path) -> list[dict]:
                 answers = []
                 for ans in [] if impossible else _field(path, where, qa, "answers", list):
                     text, start = _field(path, where, ans, "text", str), ans.get("answer_start")
-                    if not isinstance(start, int) or isinstance(start, bool):
-                        raise DataError(f"{path}: {where}: answer_start must be an integer")
+                    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+                        raise DataError(f"{path}: {where}: answer_start must be an integer >= 0")
                     if not text or context[start:start + len(text)] != text:
                         raise DataError(f"{path}: {where}: answer {text!r} not found in its context at "
                                         f"answer_start {start} (the context has {context[start:start + len(text)]!r})")
