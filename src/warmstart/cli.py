@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--jobs", type=int, default=1, help="cells to run in parallel processes (default 1)")
 
+    p = sub.add_parser("distill", help="train a (smaller) student on a task with a fine-tuned run as its teacher")
+    _add_config_args(p)
+    _add_run_args(p)
+
     p = sub.add_parser("lr-find", help="LR range test: loss vs LR plot and a suggested optim.lr")
     _add_config_args(p)
     p.add_argument("--min-lr", type=float, default=1e-6, help="first LR of the sweep (default 1e-6)")
@@ -91,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="validate, show, or explain a recipe")
     p.add_argument("action", choices=["validate", "show", "explain"])
     _add_config_args(p)
-    p.add_argument("--schema", choices=["pretrain", "finetune", "compare"], default=None,
+    p.add_argument("--schema", choices=["pretrain", "finetune", "compare", "distill"], default=None,
                    help="which schema to use (default: inferred from the sections)")
 
     p = sub.add_parser("demo", help="pretrain -> compare -> report on the embedded data (no downloads)")
@@ -144,6 +148,12 @@ def _compare(args) -> None:
     from warmstart.experiments.compare import compare
 
     compare(_load(args, "compare"), jobs=args.jobs)
+
+
+def _distill(args) -> None:
+    from warmstart.workflows.distill import distill
+
+    distill(_load(args, "distill"), resume=args.resume, overwrite=args.overwrite)
 
 
 def _lr_find(args) -> None:
@@ -267,6 +277,7 @@ def _demo(args) -> None:
 
 
 VERBS = {
-    "pretrain": _pretrain, "finetune": _finetune, "compare": _compare, "lr-find": _lr_find, "evaluate": _evaluate,
+    "pretrain": _pretrain, "finetune": _finetune, "compare": _compare, "distill": _distill, "lr-find": _lr_find,
+    "evaluate": _evaluate,
     "predict": _predict, "report": _report, "export": _export, "quantize": _quantize, "config": _config, "demo": _demo,
 }
