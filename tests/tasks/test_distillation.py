@@ -55,6 +55,7 @@ def _student(cfg=None, records=RECORDS):
     return build_task(cfg, MLPBackbone.tiny(), head_info(cfg, records))
 
 
+@torch.no_grad()
 def test_loss_is_alpha_task_on_labeled_plus_kd_on_all_over_batch_size():
     student = _student()
     alpha, temp = 0.3, 2.5
@@ -79,6 +80,7 @@ def test_loss_is_alpha_task_on_labeled_plus_kd_on_all_over_batch_size():
     assert float(only_task.loss) == pytest.approx(float((ce * labeled).sum() / 4), rel=1e-5)
 
 
+@torch.no_grad()
 def test_regression_matches_the_teacher_in_the_students_standardized_units():
     cfg = RegressionTask(dropout=0.0)
     student = _student(cfg, [{"label": v} for v in (1.0, 3.0, 5.0)])  # mean 3, std 2
