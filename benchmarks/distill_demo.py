@@ -2,8 +2,9 @@
 
 Accuracy only (no timing), so it can run on a busy machine. Needs the demo's pretraining run
 (`warmstart demo`, or `warmstart pretrain src/warmstart/recipes/demo_pretrain.yaml`). Per seed:
-  teacher   demo_finetune_teacher.yaml: the pretrained encoder fine-tuned on the label budget
-  distilled demo_distill.yaml: a ~1/6-size student, same labels + the unlabeled pool as transfer set
+  teacher   demo_finetune_teacher.yaml: the pretrained encoder fine-tuned on every pool label
+            (--teacher-budget N: on N labels, e.g. the students' own)
+  distilled demo_distill.yaml: a 1/6-size student, --budget labels + the unlabeled pool as transfer set
   twin      the same student, labels, steps and optimizer, `finetune` without a teacher
 
     PYTHONPATH=src python benchmarks/distill_demo.py --pretrain runs/demo/pretrain --out runs/distill_bench
@@ -30,7 +31,8 @@ def main() -> None:
     ap.add_argument("--pretrain", default="runs/demo/pretrain", help="the demo pretraining run")
     ap.add_argument("--out", default="runs/distill_bench", help="where the runs and distill_demo.json go")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--budget", type=int, default=1500, help="labeled tweets (teacher, student and twin)")
+    ap.add_argument("--budget", type=int, default=1500, help="labeled tweets of the student and its twin")
+    ap.add_argument("--teacher-budget", type=int, default=None, help="labeled tweets of the teacher (default: all)")
     ap.add_argument("--set", dest="overrides", action="append", default=[],
                     help="extra override for the student runs (distilled and twin), e.g. train.max_steps=300")
     ap.add_argument("--teacher-set", dest="teacher_overrides", action="append", default=[],
@@ -39,14 +41,15 @@ def main() -> None:
     out, quiet = Path(args.out), (lambda *_: None)
     rows = []
     for seed in args.seeds:
-        common = [f"run.out_dir={out}", f"run.seed={seed}", f"data.label_budget={args.budget}"]
+        common = [f"run.out_dir={out}", f"run.seed={seed}"]
+        teacher_budget = "null" if args.teacher_budget is None else args.teacher_budget
         teacher_cfg = load_config(RECIPES / "demo_finetune_teacher.yaml", "finetune",
                                   [*common, f"init={args.pretrain}", f"run.name=teacher_s{seed}",
-                                   *args.teacher_overrides])
+                                   f"data.label_budget={teacher_budget}", *args.teacher_overrides])
         teacher = finetune(teacher_cfg, resume=(out / f"teacher_s{seed}").exists(), say=quiet)
         kd_cfg = load_config(RECIPES / "demo_distill.yaml", "distill",
-                             common + [f"teacher={out / f'teacher_s{seed}'}", f"run.name=distilled_s{seed}",
-                                       *args.overrides])
+                             [*common, f"data.label_budget={args.budget}", f"teacher={out / f'teacher_s{seed}'}",
+                              f"run.name=distilled_s{seed}", *args.overrides])
         distilled = distill(kd_cfg, resume=(out / f"distilled_s{seed}").exists(), say=print)
         twin_cfg = kd_cfg.student_config().model_copy(
             update={"run": kd_cfg.run.model_copy(update={"name": f"twin_s{seed}"})})
@@ -65,8 +68,8 @@ def main() -> None:
                "pretrain": args.pretrain}
     print(f"\n| model | params | test acc (mean of {len(rows)} seed(s)) | vs teacher |")
     print("|---|---|---|---|")
-    print(f"| teacher (pretrained, fine-tuned, {args.budget} labels) | {rows[0]['teacher_params']:,} | "
-          f"{summary['teacher_acc']:.3f} | 100% |")
+    print(f"| teacher (pretrained, fine-tuned, {args.teacher_budget or 'all'} labels) | "
+          f"{rows[0]['teacher_params']:,} | {summary['teacher_acc']:.3f} | 100% |")
     for name, key in (("distilled student (+ unlabeled pool)", "distilled_acc"), ("student, labels only", "twin_acc")):
         print(f"| {name} | {rows[0]['student_params']:,} | {summary[key]:.3f} | "
               f"{100 * summary[key] / summary['teacher_acc']:.1f}% |")
