@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus-per-cell", type=float, default=None, metavar="G",
                    help="ray: GPUs each cell that trains on CUDA reserves (default 1; 0.5 packs two cells per GPU)")
 
+    p = sub.add_parser("distill", help="train a (smaller) student on a task with a fine-tuned run as its teacher")
+    _add_config_args(p)
+    _add_run_args(p)
+
     p = sub.add_parser("lr-find", help="LR range test: loss vs LR plot and a suggested optim.lr")
     _add_config_args(p)
     p.add_argument("--min-lr", type=float, default=1e-6, help="first LR of the sweep (default 1e-6)")
@@ -137,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="validate, show, or explain a recipe")
     p.add_argument("action", choices=["validate", "show", "explain"])
     _add_config_args(p)
-    p.add_argument("--schema", choices=["pretrain", "finetune", "compare"], default=None,
+    p.add_argument("--schema", choices=["pretrain", "finetune", "compare", "distill"], default=None,
                    help="which schema to use (default: inferred from the sections)")
 
     p = sub.add_parser("demo", help="pretrain -> compare -> report on the embedded data (no downloads)")
@@ -205,6 +209,12 @@ def _compare(args) -> None:
 
     compare(_load(args, "compare"), jobs=args.jobs, backend=args.backend, cpus_per_cell=args.cpus_per_cell,
             gpus_per_cell=args.gpus_per_cell)
+
+
+def _distill(args) -> None:
+    from warmstart.workflows.distill import distill
+
+    distill(_load(args, "distill"), resume=args.resume, overwrite=args.overwrite)
 
 
 def _lr_find(args) -> None:
@@ -346,7 +356,7 @@ def _demo(args) -> None:
 
 
 VERBS = {
-    "pretrain": _pretrain, "finetune": _finetune, "compare": _compare, "lr-find": _lr_find, "evaluate": _evaluate,
-    "predict": _predict, "report": _report, "export": _export, "quantize": _quantize, "prune": _prune,
-    "bench-deploy": _bench_deploy, "config": _config, "demo": _demo,
+    "pretrain": _pretrain, "finetune": _finetune, "compare": _compare, "distill": _distill, "lr-find": _lr_find,
+    "evaluate": _evaluate, "predict": _predict, "report": _report, "export": _export, "quantize": _quantize,
+    "prune": _prune, "bench-deploy": _bench_deploy, "config": _config, "demo": _demo,
 }

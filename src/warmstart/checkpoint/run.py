@@ -3,7 +3,8 @@
 Files: backbone.safetensors + backbone.json (what pretraining hands to fine-tuning),
 head.safetensors + head.json (objective or task head and its facts, e.g. the label list),
 optimizer.safetensors + optimizer.json, state.json (TrainState), and adapter.safetensors for a
-LoRA run (backbone.safetensors then keeps the base weights under their original names).
+LoRA run (backbone.safetensors then keeps the base weights under their original names), and
+aux.safetensors for a distillation run's feature projection.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from warmstart.checkpoint.io import (
 from warmstart.errors import CheckpointError, TrainingError
 
 EXTRA_STATE = "adapter"  # file name of a strategy's extra state (adapter.safetensors)
+# A training wrapper's own trained parts (`module.aux`, e.g. distillation's feature projection): saved
+# in aux.safetensors so a resume restores them; the run's model (backbone + head) does not need them.
+AUX = "aux"
 
 
 def save_module_checkpoint(run_dir: Path, name: str, module: nn.Module, head_meta: dict, *, strategy=None,
@@ -37,6 +41,9 @@ def save_module_checkpoint(run_dir: Path, name: str, module: nn.Module, head_met
     tensors = {"backbone": base, "head": module.head.state_dict()}
     if extra:
         tensors[EXTRA_STATE] = extra
+    aux = getattr(module, "aux", None)  # what a training wrapper trains besides the model (distillation)
+    if aux is not None:
+        tensors[AUX] = aux.state_dict()
     jsons = {"backbone": backbone_json(module.backbone), "head": head_meta}
     if optimizer is not None:
         opt_tensors, opt_meta = flatten_optimizer(optimizer.state_dict())
@@ -128,6 +135,9 @@ def load_module_weights(ckpt: Path, module: nn.Module, strategy=None) -> None:
             raise CheckpointError(
                 f"{ckpt}/{part}.safetensors: incompatible with this run's {part} "
                 f"(missing {missing[:2]}, unexpected {unexpected[:2]})")
+    aux = getattr(module, "aux", None)
+    if aux is not None:
+        aux.load_state_dict(load_tensors(ckpt, AUX))
 
 
 def load_training_state(ckpt: Path, module: nn.Module, optimizer, strategy=None) -> None:

@@ -72,6 +72,8 @@ def infer_verb(raw: dict) -> str:
         return "compare"
     if "objective" in raw:
         return "pretrain"
+    if "teacher" in raw:
+        return "distill"
     return "finetune"
 
 

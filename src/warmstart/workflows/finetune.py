@@ -81,7 +81,9 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False,
         return _finetune(cfg, resume, overwrite, say if world.is_main else quiet, world)
 
 
-def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: World) -> dict:
+def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: World, distill=None) -> dict:
+    """The fine-tune of `cfg`; with `distill` (workflows.distill.DistillPlan) the module trains on the
+    teacher's outputs too, through the same loop, checkpoints and evaluation (the run stays a fine-tune)."""
     run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite, world, say)
     if resume_ckpt is not None and (run_dir / "result.json").exists():
         return read_json(run_dir / "result.json")  # already complete
@@ -90,35 +92,44 @@ def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: Wo
 
     # Every rank prepares the same data, inputs and module (deterministic); only rank 0 writes files.
     splits, inputs, module, lineage = prepare_finetune(cfg, run_dir, resume_ckpt, say=say)
+    if distill is not None:  # the teacher fits the student's labels; a student built fresh takes its inputs
+        distill.adopt(inputs, module, fresh=resume_ckpt is None)
+        lineage = {**(lineage or {}), **distill.lineage()}
     if world.is_main:
         inputs.save(run_dir)
         write_config(run_dir, cfg, "finetune", lineage)
-    # Only the training split is augmented; val and test batches are deterministic.
-    train_set = inputs.labeled_set(splits.train, module, train=True)
     val_set = inputs.labeled_set(splits.val, module)
     test_set = inputs.labeled_set(splits.test, module)
     say(f"data: {len(splits.train):,} train (of a {splits.n_pool:,} pool) / {len(splits.val):,} val / "
         f"{len(splits.test):,} test")
+    # What the loop trains: the task module, or the distillation wrapper around it (its training
+    # set adds the unlabeled transfer examples and the teacher's outputs). Validation, the best
+    # weights and the test score are always the task module's own. Only the training split is
+    # augmented; val and test batches are deterministic.
+    if distill is None:
+        train_set, trained = inputs.labeled_set(splits.train, module, train=True), module
+    else:
+        train_set, trained = distill.training(splits, inputs, module, world, say)
     # A frozen backbone in eval mode (linear_probe) is a fixed function of the inputs: compute its
     # pooled features once per split (or read them from the cache compare cells share) and let the
     # loop train the head on them. Checkpoints still hold the backbone: evaluate/predict/export as usual.
-    feature_cache = feature_cache_dir(cfg, inputs, world, say)
+    feature_cache = feature_cache_dir(cfg, inputs, world, say) if distill is None else None
     if feature_cache is not None:
         sets, feature_cache_use = cached_sets(module, {"train": train_set, "val": val_set, "test": test_set},
                                               cfg.train, feature_cache, world, say)
         train_set, val_set, test_set = sets["train"], sets["val"], sets["test"]
 
-    run = prepare_training(cfg, module, cfg.strategy, train_set, run_dir, resume_ckpt, say, world=world)
+    run = prepare_training(cfg, trained, cfg.strategy, train_set, run_dir, resume_ckpt, say, world=world)
     evaluate_val = evaluator(module, val_set, cfg.train, world)
 
-    save = RunCheckpoints(run_dir, module, {"task": cfg.task.kind, **module.info()}, run.strategy, run.optimizer,
+    save = RunCheckpoints(run_dir, trained, {"task": cfg.task.kind, **module.info()}, run.strategy, run.optimizer,
                           keep=run.cfg.keep_checkpoints, world=world)
     monitor = Monitor.from_config(run.cfg, module.new_metrics().primary, keep_best=cfg.train.select_best)
     # A task may fit a decision rule on the validation set while it trains (extractive QA's no-answer
     # threshold). The rule lives in the head, so checkpoints carry it; the evaluations after training
     # only read it (the test split is scored with what the selected checkpoint holds).
     fit_on_val = getattr(module, "fit_on_val", None)
-    state = train(module, run, fit_on_val(evaluate_val) if fit_on_val else evaluate_val, monitor, save, say=say)
+    state = train(trained, run, fit_on_val(evaluate_val) if fit_on_val else evaluate_val, monitor, save, say=say)
     world.barrier()  # rank 0 has written checkpoints/best before any rank reads it
 
     # Test once, with the best validation weights when selecting (the final ones otherwise).
@@ -141,6 +152,8 @@ def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: Wo
         result["test_by_group"] = g = metrics_by_group(module, inputs, splits.test, cfg.train, world)
         say(f"test {g['metric']} by group: worst {g['worst']} {g['groups'][g['worst']][g['metric']]:.4f}, "
             f"best {g['best']} {g['groups'][g['best']][g['metric']]:.4f} (gap {g['gap']:.4f})")
+    if distill is not None:
+        result["distill"] = distill.result(splits, world)
     # Rank 0 alone reads the backbone's weights: not under FSDP, where they are shards on every rank.
     forgetting = forgetting_check(cfg, module, run.strategy, say) if world.is_main and not world.sharded else None
     if forgetting is not None:

