@@ -21,6 +21,14 @@ def test_resume_drops_a_torn_metrics_line(tmp_path):
     assert [json.loads(ln) for ln in path.read_text().splitlines()] == lines[:1]
 
 
+def test_resume_drops_the_test_line_written_after_training(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    lines = [{"step": 4, "split": "val", "acc": 0.5}, {"step": 4, "split": "test", "acc": 0.4}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    MetricsLog(path, resume_step=4)  # killed after the test line (e.g. in the forgetting check): it is rewritten
+    assert [json.loads(ln) for ln in path.read_text().splitlines()] == lines[:1]
+
+
 @pytest.fixture
 def root(tmp_path):
     import torch
@@ -38,6 +46,15 @@ def test_a_kill_between_the_renames_of_a_resave_is_undone_on_resume(root):
     assert resumable_checkpoint(root.parent).name == "step_000002"
     assert is_valid(root / "best", verify_hashes=True) and not (root / "best.old").exists()
     assert json.loads((root / "best" / "head.json").read_text()) == {"v": 2.0}
+
+
+def test_resume_repoints_a_stale_latest(root):
+    import torch
+
+    save_checkpoint(root, "step_000004", {"backbone": {"w": torch.ones(2)}}, {}, point_latest=False)  # killed
+    assert (root / "latest").read_text() == "step_000002"
+    assert resumable_checkpoint(root.parent).name == "step_000004"
+    assert (root / "latest").read_text() == "step_000004"
 
 
 def test_a_leftover_old_copy_is_deleted(root):

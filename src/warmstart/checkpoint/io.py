@@ -205,6 +205,11 @@ def resumable_checkpoint(run_dir: str | Path, say=print) -> Path | None:
     for cand in steps:
         problem = checkpoint_problem(cand)
         if problem is None:
+            ptr = root / "latest"
+            if not ptr.is_file() or ptr.read_text(encoding="utf-8").strip() != cand.name:
+                # killed between the checkpoint's rename and the pointer's: point at the newest again
+                ptr.with_name("latest.tmp").write_text(cand.name, encoding="utf-8")
+                os.replace(ptr.with_name("latest.tmp"), ptr)
             return cand
         failed.append(f"{cand.name}: {problem}")
         say(f"warning: checkpoint {cand} fails verification: {problem}; trying an older one")

@@ -56,7 +56,9 @@ class MetricsLog:
     def __init__(self, path: Path, resume_step: int | None = None, enabled: bool = True):
         self.path, self.enabled = path, enabled
         if enabled and resume_step is not None and path.exists():
-            keep = [ln for ln in path.read_text(encoding="utf-8").splitlines() if _step_of(ln) <= resume_step]
+            # The test line comes after training: a run killed after writing it rewrites it on resume.
+            keep = [ln for ln in path.read_text(encoding="utf-8").splitlines()
+                    if _step_of(ln) <= resume_step and '"split": "test"' not in ln]
             path.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
 
     def write(self, record: dict) -> None:
