@@ -124,12 +124,12 @@ def save_checkpoint(ckpt_root: str | Path, name: str, tensors: dict[str, dict[st
     """
     root = Path(ckpt_root)
     final, tmp = root / name, root / f"{name}.tmp"
-    if not prepared:
-        prepare_tmp(root, name)
     try:
+        if not prepared:
+            prepare_tmp(root, name)
         _write_checkpoint_files(tmp, tensors, jsons)
-    except OSError:  # e.g. a full disk: drop the partial directory (readers would skip it anyway) to free its space
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:  # a full disk, or Ctrl-C mid-write: drop the partial directory (readers would skip
+        shutil.rmtree(tmp, ignore_errors=True)  # it anyway) to free its space and leave no leftover
         raise
     if final.exists():  # re-saving the same step (e.g. 'best'): move the old one aside first
         old = root / f"{name}.old"
