@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 
 import common
-from deploy import cpu_flags
 from finetune_speed import argparse_hidden, write_csv  # the same demo-tweet subset as the fine-tuning benchmark
+from warmstart.workflows.bench_deploy import cpu_flags
 
 MODES = ["uncached", "cached, cold", "cached, warm"]
 MINILM = {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536}
@@ -40,7 +40,7 @@ MINILM = {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12,
 
 def encoder_dir(tmp: Path, csv_path: Path, quick: bool) -> tuple[str, str]:
     """(HF model directory, what it is): MiniLM when installed (full mode), else a random BERT of a given shape."""
-    from warmstart.experiments.sources import minilm_dir
+    from warmstart.data.packaged import minilm_dir
 
     found = None if quick else minilm_dir()
     if found is not None:

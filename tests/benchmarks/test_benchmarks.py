@@ -184,7 +184,6 @@ def test_gpu_benchmark_cpu_paths(capsys, tmp_path):
         assert "no CUDA GPU on this machine" in capsys.readouterr().err and not list(tmp_path.iterdir())
 
 
-@pytest.mark.slow  # three compares of two cells each: about a minute on 2 busy cores
 def test_probe_cache_json(tmp_path):
     """benchmarks/probe_cache.py --quick: the three runs of the probe cells, with cached metrics equal to uncached."""
     _run_quick(("probe_cache",), tmp_path)
