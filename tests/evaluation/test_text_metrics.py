@@ -13,13 +13,21 @@ from warmstart.evaluation.text_metrics import (
 
 def test_chrf_matches_sacrebleu_documented_values():
     # values printed by sacrebleu 2.x CHRF() (char_order 6, beta 2, whitespace excluded) in its metric card
-    one = chrf(["The relationship between Obama and Netanyahu is not exactly friendly."],
-               [["The ties between Obama and Netanyahu are not particularly friendly."]])
+    one = chrf(
+        ["The relationship between Obama and Netanyahu is not exactly friendly."],
+        [["The ties between Obama and Netanyahu are not particularly friendly."]],
+    )
     assert one == pytest.approx(61.576379378113785, abs=1e-9)
-    two = chrf(["The relationship between cats and dogs is not exactly friendly.",
-                "a good bookshop is just a genteel black hole that knows how to read."],
-               [["The relationship between dogs and cats is not exactly friendly."],
-                ["A good bookshop is just a genteel Black Hole that knows how to read."]])
+    two = chrf(
+        [
+            "The relationship between cats and dogs is not exactly friendly.",
+            "a good bookshop is just a genteel black hole that knows how to read.",
+        ],
+        [
+            ["The relationship between dogs and cats is not exactly friendly."],
+            ["A good bookshop is just a genteel Black Hole that knows how to read."],
+        ],
+    )
     assert two == pytest.approx(84.64214891738334, abs=1e-9)
 
 

@@ -48,7 +48,7 @@ def _char_ngrams(text: str, order: int) -> list[Counter]:
 
 def _chrf_stats(hyp: str, ref: str, order: int = CHRF_ORDER) -> list[int]:
     stats: list[int] = []
-    for h, r in zip(_char_ngrams(hyp, order), _char_ngrams(ref, order)):
+    for h, r in zip(_char_ngrams(hyp, order), _char_ngrams(ref, order), strict=True):
         stats += [sum(h.values()), sum(r.values()), sum((h & r).values())]
     return stats
 
@@ -75,9 +75,9 @@ def chrf(predictions: Sequence[str], references: Sequence[str] | Sequence[Sequen
     """Corpus chrF (0-100): statistics summed over examples, each with its best reference."""
     refs = _refs(references, len(predictions))
     total = [0] * (3 * CHRF_ORDER)
-    for hyp, rs in zip(predictions, refs):
+    for hyp, rs in zip(predictions, refs, strict=True):
         best = max((_chrf_stats(hyp, r) for r in rs), key=_chrf_from_stats)
-        total = [a + b for a, b in zip(total, best)]
+        total = [a + b for a, b in zip(total, best, strict=True)]
     return _chrf_from_stats(total)
 
 
@@ -118,11 +118,12 @@ def rouge_l(predictions: Sequence[str], references: Sequence[str] | Sequence[Seq
     refs = _refs(references, len(predictions))
     if not predictions:
         return 0.0
-    return 100.0 * sum(max(rouge_l_f1(p, r) for r in rs) for p, rs in zip(predictions, refs)) / len(predictions)
+    best = [max(rouge_l_f1(p, r) for r in rs) for p, rs in zip(predictions, refs, strict=True)]
+    return 100.0 * sum(best) / len(best)
 
 
 def text_scores(predictions: Sequence[str], references: Sequence[str] | Sequence[Sequence[str]]) -> dict[str, float]:
     """exact_match (0-1), chrf and rouge_l (0-100) of a corpus of generations."""
     refs = _refs(references, len(predictions))
-    em = sum(exact_match(p, rs) for p, rs in zip(predictions, refs)) / max(len(predictions), 1)
+    em = sum(exact_match(p, rs) for p, rs in zip(predictions, refs, strict=True)) / max(len(predictions), 1)
     return {"exact_match": em, "chrf": chrf(predictions, refs), "rouge_l": rouge_l(predictions, refs)}
