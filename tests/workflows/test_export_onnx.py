@@ -39,6 +39,22 @@ def test_onnx_matches_pytorch(tiny_text_csv, tiny_finetune_config, tmp_path, tas
     assert got.shape == expected.shape and float((got - expected).abs().max()) <= 1e-4
 
 
+def test_export_and_quantize_print_no_third_party_chatter(tiny_text_csv, tiny_finetune_config, tmp_path, capfd):
+    """torch.onnx logs 'torchvision is not installed. Skipping torchvision::nms' (x4) per export and
+    onnxruntime's quantizer 'Please consider to run pre-processing': none of it reaches the user."""
+    import logging
+
+    from warmstart.workflows.quantize import quantize
+
+    workflows.finetune(tiny_finetune_config(tiny_text_csv, tmp_path), say=lambda *_: None)
+    capfd.readouterr()
+    workflows.export(tmp_path / "ft", "onnx", tmp_path / "onnx")
+    quantize(tmp_path / "ft", "dynamic-int8", out=tmp_path / "q", say=lambda *_: None)
+    err = capfd.readouterr().err
+    assert "torchvision" not in err and "pre-processing" not in err, err
+    assert logging.root.manager.disable == logging.NOTSET  # logging restored afterwards
+
+
 def test_onnx_needs_a_finetune(tmp_path):
     (tmp_path / "run").mkdir()
     with pytest.raises(Exception) as e:

@@ -8,7 +8,9 @@ caller from onnx.json's head facts. Needs the `deploy` extra (onnx, onnxscript, 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import warnings
 from pathlib import Path
 
@@ -23,6 +25,21 @@ from warmstart.workflows.finetune import load_finetuned
 
 ONNX_FILE, ONNX_META = "model.onnx", "onnx.json"
 PARITY_TOL = 1e-4  # max abs diff of the logits, onnxruntime vs PyTorch, above which the export fails
+
+
+@contextlib.contextmanager
+def quiet_exporters():
+    """torch.onnx's exporter and onnxruntime's quantizers log messages meant for their own developers
+    ('torchvision is not installed. Skipping torchvision::nms' four times per export, 'Please consider to
+    run pre-processing before quantization'): silence logging below ERROR and Python warnings while they run."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
 
 
 class LogitsGraph(nn.Module):
@@ -97,8 +114,7 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None) -> Path:
     if "input_ids" in names:  # sequence length is dynamic too
         seq = torch.export.Dim("seq", max=max(getattr(module.backbone, "max_len", 512), 8))
         dims = {n: {0: dims[n][0], 1: seq} for n in names}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's deprecation and tracer chatter
+    with quiet_exporters():  # the exporter's deprecation, tracer and registration chatter
         torch.onnx.export(graph, tuple(batches[0][n] for n in names), str(out / ONNX_FILE), input_names=names,
                           output_names=["logits"], dynamic_shapes=(tuple(dims[n] for n in names),), dynamo=True,
                           external_data=False, verbose=False)

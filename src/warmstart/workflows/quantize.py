@@ -38,7 +38,7 @@ from warmstart.runs import load_run_config
 from warmstart.training.precision import bf16_native
 from warmstart.workflows.common import ordered_batches
 from warmstart.workflows.finetune import prepare_finetune
-from warmstart.workflows.onnx import ONNX_FILE, export_onnx, ort_logits, ort_session
+from warmstart.workflows.onnx import ONNX_FILE, export_onnx, ort_logits, ort_session, quiet_exporters
 from warmstart.workflows.variants import (
     QUANT_META,
     finetune_source,
@@ -236,7 +236,8 @@ def quantize(run_dir: str | Path, method: str = "dynamic-int8", backend: str | N
             fp32 = export_onnx(run_dir, Path(tmp)) / ONNX_FILE
             meta["fp32_file_mb"] = round(fp32.stat().st_size / 1e6, 4)
             if method == "dynamic-int8":
-                quantize_dynamic(str(fp32), str(out / INT8_ONNX), weight_type=QuantType.QInt8)
+                with quiet_exporters():
+                    quantize_dynamic(str(fp32), str(out / INT8_ONNX), weight_type=QuantType.QInt8)
             else:
                 # Calibration: the first examples of the source's training split (the pool it learned from; the
                 # test split stays unseen), in the run's batch size, in order.
@@ -246,9 +247,8 @@ def quantize(run_dir: str | Path, method: str = "dynamic-int8", backend: str | N
                 # onnxruntime's recommended pre-processing (graph optimization + ONNX shape inference; its
                 # symbolic shape inference cannot resolve the exporter's dynamic sequence axis, so skipped).
                 ready = fp32.parent / "model.pre.onnx"
-                quant_pre_process(str(fp32), str(ready), skip_symbolic_shape=True)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+                with quiet_exporters():
+                    quant_pre_process(str(fp32), str(ready), skip_symbolic_shape=True)
                     quantize_static(str(ready), str(out / INT8_ONNX),
                                     CalibrationBatches(ordered_batches(calib, cfg.train.batch_size), names),
                                     quant_format=QuantFormat.QDQ, op_types_to_quantize=["MatMul", "Gemm"],
