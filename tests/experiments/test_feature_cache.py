@@ -179,6 +179,25 @@ def test_parallel_writers_compute_an_entry_once(tiny_mlm_root, tmp_path, monkeyp
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
 
 
+
+def test_a_temp_file_left_by_a_killed_writer_is_removed(tiny_mlm_root, tmp_path):
+    """A writer SIGKILLed between writing its temp file and the rename (tests/e2e/test_kill_anywhere.py
+    can land there) leaves KEY.safetensors.PID.RAND.tmp; the next cell to take the entry's lock deletes it."""
+    from warmstart.workflows.finetune import prepare_finetune
+
+    cfg = probe_config(tiny_mlm_root)
+    splits, inputs, module, _ = prepare_finetune(cfg, say=lambda *_: None)
+    val = inputs.labeled_set(splits.val, module)
+    feature_cache.cached_sets(module, {"val": val}, cfg.train, tmp_path, say=lambda *_: None)
+    (entry,) = tmp_path.glob("*.safetensors")
+    stale = tmp_path / f"{entry.name}.4242.0123abcd.tmp"
+    stale.write_bytes(entry.read_bytes()[:100])   # half-written
+    other = tmp_path / "unrelated.safetensors.1.x.tmp"   # another entry's: its own lock guards it
+    other.write_bytes(b"")
+    _, how = feature_cache.cached_sets(module, {"val": val}, cfg.train, tmp_path, say=lambda *_: None)
+    assert how == {"val": "cached"} and not stale.exists() and other.exists()
+
+
 def test_not_cached_when_features_are_not_fixed(tiny_mlm_root, capsys):
     res = finetune(probe_config(tiny_mlm_root, "warm", strategy={"freeze_norm_stats": False}), overwrite=True,
                    say=print)
