@@ -200,3 +200,69 @@ train: {{max_steps: 30, batch_size: 8, eval_every: 2, save_every: 2, num_threads
     assert f"{len(done)} cells already complete" in rerun.stdout
     summary = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     assert len(summary["cells"]) == 4 and all(c["status"] == "done" for c in summary["cells"])
+
+
+def _compare_outcome(cmp: Path) -> dict:
+    """A compare's results without wall-clock fields: compare.json's cells, and every cell's result.json
+    and metrics.jsonl (the compare's own directory, e.g. in a feature cache's path, written as <cmp>)."""
+    timing = {"train_seconds", "seconds_to_best", "elapsed_s", "tokens_per_s"}
+
+    def read(path: Path):
+        text = path.read_text().replace(str(cmp), "<cmp>")
+        return [json.loads(ln) for ln in text.splitlines()] if path.suffix == ".jsonl" else json.loads(text)
+
+    def strip(obj):
+        if isinstance(obj, dict):
+            return {k: strip(v) for k, v in obj.items() if k not in timing}
+        return [strip(v) for v in obj] if isinstance(obj, list) else obj
+
+    cells = read(cmp / "compare.json")["cells"]
+    return {"cells": strip(cells), **{f"{c['run_dir']}/{name}": strip(read(cmp / c["run_dir"] / name))
+                                      for c in cells for name in ("result.json", "metrics.jsonl")}}
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_parallel_compare_exits_130_and_a_rerun_matches_an_uninterrupted_run(tmp_path, tiny_text_csv):
+    """Ctrl-C in a terminal signals the whole foreground process group: the compare and its `--jobs 2`
+    pool workers, each mid-cell. One line, exit 130, no corrupt cell or checkpoint; re-running the
+    same command resumes the cells and ends with exactly the results of a compare never interrupted."""
+    assert main(["finetune", str(_config(tmp_path, tiny_text_csv, "src")), "--set", "train.max_steps=2"]) == 0
+    recipe = f"""pretrained: {tmp_path}/runs/src
+strategies: [{{kind: full}}, {{kind: linear_probe}}]
+label_budgets: [40]
+seeds: [0]
+data: {{kind: labeled_text, path: {tiny_text_csv}, max_len: 16}}
+train: {{max_steps: 40, batch_size: 8, eval_every: 4, save_every: 4, num_threads: 1, progress: false}}
+"""
+    env = {**os.environ, "PYTHONPATH": str(Path(ckpt_io.__file__).parents[2])}
+
+    def command(name):
+        (tmp_path / f"{name}.yaml").write_text(f"run: {{name: {name}, out_dir: {tmp_path}}}\n" + recipe)
+        return [sys.executable, "-m", "warmstart", "compare", str(tmp_path / f"{name}.yaml"), "--jobs", "2"]
+
+    ref = subprocess.run(command("ref"), capture_output=True, text=True, env=env, timeout=900)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+
+    cmd = command("cmp")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)   # its own process group, as a terminal's foreground job
+    cells = tmp_path / "cmp" / "cells"
+    deadline = time.monotonic() + 600
+    # Both workers are mid-cell: two cells have a checkpoint and neither has finished.
+    while len({p.parents[1].name for p in cells.glob("*/checkpoints/step_*")}) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1][-2000:]
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-2000:]
+    assert len(err.strip().splitlines()) == 1 and err.startswith("interrupted: "), err[-3000:]
+    assert not (tmp_path / "cmp" / "compare.json").exists()
+    for run in cells.iterdir():
+        _nothing_corrupt(run)
+    interrupted = sum(1 for run in cells.iterdir() if not (run / "result.json").exists())
+    assert interrupted >= 1
+
+    rerun = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    want, got = _compare_outcome(tmp_path / "ref"), _compare_outcome(tmp_path / "cmp")
+    assert got.keys() == want.keys() and [k for k in want if got[k] != want[k]] == []

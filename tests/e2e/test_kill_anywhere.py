@@ -1,7 +1,8 @@
 """Kill anywhere (issue 17): SIGKILL a pretraining run, a fine-tune and a compare at 20 points each,
 drawn by a seeded RNG from every point the uninterrupted run meets (a training batch drawn, a
 validation batch drawn, a checkpoint file written, an atomic JSON write, a rename, a metrics line
-half-written; inside a compare: all of these inside either cell, and between cells), then resume
+half-written; inside a compare: all of these inside any cell (fine-tunes, linear probes writing
+their feature cache, a TF-IDF baseline), and between cells), then resume
 (`--resume`; a compare is simply re-run) and check that the final weights (and optimizer state) are
 bitwise equal to the uninterrupted run's, and so are the metrics (metrics.jsonl and result.json,
 wall-clock fields aside).
@@ -33,7 +34,9 @@ from warmstart.evaluation import evaluate as run_eval
 pytestmark = pytest.mark.slow
 
 N_KILLS, SEED = 20, 17
-TIMING = {"train_seconds", "seconds_to_best", "elapsed_s", "tokens_per_s"}
+# Wall-clock fields, and how this process got a probe's features (its path is under the run's own
+# out_dir; after a kill the resumed cell finds them "cached" where the uninterrupted one "computed" them).
+TIMING = {"train_seconds", "seconds_to_best", "elapsed_s", "tokens_per_s", "feature_cache"}
 TRAIN = ("{max_steps: 6, batch_size: 8, eval_every: 2, eval_batches: 2, save_every: 2, keep_checkpoints: 2, "
          "log_every: 1, num_threads: 1, progress: false}")
 MODEL = "{kind: transformer, arch: bert, size: tiny, n_layers: 1, d_model: 16, n_heads: 2, dropout: 0.1}"
@@ -55,11 +58,13 @@ model: {MODEL}
 task: {{kind: classification, dropout: 0.1}}
 train: {TRAIN}
 """,
+        # Cells of every kind: fine-tunes (full), linear probes on cached features, a TF-IDF baseline.
         "compare": f"""run: {{name: run, out_dir: {root}}}
-pretrained: {pre_run}
+sources: {{pretrained: {pre_run}, scratch: {{scratch: pretrained}}, tfidf: {{baseline: tfidf_logreg}}}}
+strategies: [{{kind: full}}, {{kind: linear_probe}}]
 label_budgets: [40]
 seeds: [0]
-data: {{kind: labeled_text, path: {data / 'labeled.csv'}, max_len: 16}}
+data: {{kind: labeled_text, path: {data / 'labeled.csv'}, max_len: 16, group_field: source}}
 train: {{max_steps: 4, batch_size: 8, eval_every: 2, eval_batches: 2, save_every: 2, log_every: 1, num_threads: 1,
          progress: false}}
 """,
@@ -191,6 +196,8 @@ def outcome(run_dir: Path) -> dict:
     ckpts = run_dir / "checkpoints"
     out = {"result": _strip(json.loads((run_dir / "result.json").read_text())),
            "log": [_strip(json.loads(ln)) for ln in (run_dir / "metrics.jsonl").read_text().splitlines()]}
+    if not ckpts.exists():  # a baseline cell: no checkpoints
+        return out
     for name in ("best", (ckpts / "latest").read_text().strip()):
         for f in sorted((ckpts / name).glob("*.safetensors")):
             out[f"{name}/{f.name}"] = {k: v.numpy().tobytes() for k, v in load_file(str(f)).items()}

@@ -128,3 +128,54 @@ def test_bad_backend_options_are_one_line_before_any_cell(tmp_path, kwargs, mess
         compare(cfg, say=lambda *_: None, **kwargs)
     assert str(e.value).startswith(message) and "\n" not in str(e.value)
     assert not (tmp_path / "runs").exists()
+
+
+POOL_SCRIPT = """
+import sys, time
+from pathlib import Path
+from warmstart.experiments.backends import cell_pool, interruptible
+
+def meet(where, i):  # returns once both are running: so in two workers
+    (Path(where) / str(i)).touch()
+    while not all((Path(where) / str(k)).exists() for k in (0, 1)):
+        time.sleep(0.01)
+
+def cell(marker):  # a long cell that says when it runs
+    Path(marker).touch()
+    time.sleep(120)
+
+if __name__ == "__main__":
+    with cell_pool(2, [None, None]) as pool:
+        first = [pool.submit(interruptible, meet, sys.argv[2], i) for i in (0, 1)]
+        [f.result(timeout=120) for f in first]  # two workers, and one of them stays idle from here on
+        running = pool.submit(interruptible, cell, sys.argv[1])
+        try:
+            running.result(timeout=120)
+        except KeyboardInterrupt:
+            print("cell:", type(running.exception(timeout=60)).__name__)
+"""
+
+
+def test_ctrl_c_reaches_pool_workers_quietly(tmp_path):
+    """Ctrl-C to the whole process group (a terminal's): the worker running a cell gets
+    KeyboardInterrupt inside the cell (handed back as the task's exception), and the idle worker
+    prints nothing (it printed a multiprocessing traceback from its queue read)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "pool.py").write_text(POOL_SCRIPT)
+    marker = tmp_path / "running"
+    env = {**os.environ, "PYTHONPATH": str(backends.Path(backends.__file__).parents[2])}
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "pool.py"), str(marker), str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and out.strip() == "cell: KeyboardInterrupt", (out, err)
+    assert "Traceback" not in err, err

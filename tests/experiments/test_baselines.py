@@ -18,6 +18,7 @@ def test_logreg_on_digits_uses_the_fine_tune_split_and_writes_a_cell(tmp_path):
     _, splits = open_inputs(data).read_labeled(1, stratify=True)   # what a fine-tune cell with seed 1 trains on
     assert result["n_labels"] == len(splits.train) == 50 and result["n_pool"] == splits.n_pool
     assert result["test"]["acc"] > 0.7 and set(result["test"]) == {"loss", "acc", "f1"}
+    assert "test_by_group" not in result  # no data.group_field
     assert result["baseline"]["C"] in C_GRID and result["params_trained"] == 10 * 64 + 10
     cell = tmp_path / "cell"
     assert json.loads((cell / "result.json").read_text()) == result

@@ -65,3 +65,41 @@ def test_report_section_matches_the_cells(grouped_compare):
         gaps = [c.summary["test_by_group"]["gap"] for c in cells]
         assert it.gap.diff == pytest.approx(sum(gaps) / len(gaps)) and it.gap.n == 2
         assert f"| {arm} | 70 |" in md
+
+
+def test_baseline_arms_report_per_group_metrics(grouped_compare, tiny_mlm_root):
+    """A baseline cell (TF-IDF, majority) of grouped data records test_by_group as a fine-tuned cell
+    does, so the report's bias check has a row for each baseline arm."""
+    from warmstart.experiments.compare import compare
+    from warmstart.reports import groups, write_report
+    from warmstart.reports.collect import load_comparison
+
+    root = tiny_mlm_root
+    cfg = parse_config({
+        "run": {"name": "groups_baselines", "out_dir": str(root / "runs")},
+        "sources": {"tfidf": {"baseline": "tfidf_logreg"}, "maj": {"baseline": "majority"}},
+        "reference": "maj", "label_budgets": ["all"], "seeds": [0, 1], "train": TRAIN,
+        "data": {"kind": "labeled_text", "path": str(root / "grouped.csv"), "max_len": 16, "group_field": "source"},
+    }, "compare", "cmp.yaml")
+    out = compare(cfg, say=lambda *_: None)
+    fine_tuned = json.loads((grouped_compare / "compare.json").read_text())["cells"][0]["test_by_group"]
+    summary = json.loads((out / "compare.json").read_text())
+    for cell in summary["cells"]:
+        g = cell["test_by_group"]
+        assert set(g) == set(fine_tuned) and set(g["groups"]) == {"forum", "news"}
+        n = sum(m["n"] for m in g["groups"].values())
+        assert n == sum(fine_tuned_g["n"] for fine_tuned_g in fine_tuned["groups"].values())  # the same test split
+        assert sum(m["n"] * m["acc"] for m in g["groups"].values()) / n == pytest.approx(cell["test"]["acc"])
+        for label, gap in g["recall_gap"].items():
+            seen = [m["recall"][label] for m in g["groups"].values() if m["recall"][label] is not None]
+            assert gap == pytest.approx(max(seen) - min(seen))
+        if cell["arm"] == "maj":  # one class predicted for everyone: recall 1 for it and 0 for the other, per group
+            for m in g["groups"].values():
+                assert sorted(r for r in m["recall"].values() if r is not None) in ([0.0, 1.0], [0.0], [1.0])
+    write_report(out)
+    md = (out / "report.md").read_text()
+    assert "## Per-group metrics (bias check)" in md
+    by_arm = {g.arm: g for g in groups.group_gaps(load_comparison(out))}
+    assert set(by_arm) == {"tfidf", "maj"} and by_arm["tfidf"].vs_reference is not None
+    assert by_arm["tfidf"].gap.n == 2 and "| tfidf |" in md and "| maj |" in md
+

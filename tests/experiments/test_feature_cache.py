@@ -179,6 +179,50 @@ def test_parallel_writers_compute_an_entry_once(tiny_mlm_root, tmp_path, monkeyp
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
 
 
+
+def test_a_temp_file_left_by_a_killed_writer_is_removed(tiny_mlm_root, tmp_path):
+    """A writer SIGKILLed between writing its temp file and the rename (tests/e2e/test_kill_anywhere.py
+    can land there) leaves KEY.safetensors.PID.RAND.tmp; the next cell to take the entry's lock deletes it."""
+    from warmstart.workflows.finetune import prepare_finetune
+
+    cfg = probe_config(tiny_mlm_root)
+    splits, inputs, module, _ = prepare_finetune(cfg, say=lambda *_: None)
+    val = inputs.labeled_set(splits.val, module)
+    feature_cache.cached_sets(module, {"val": val}, cfg.train, tmp_path, say=lambda *_: None)
+    (entry,) = tmp_path.glob("*.safetensors")
+    stale = tmp_path / f"{entry.name}.4242.0123abcd.tmp"
+    stale.write_bytes(entry.read_bytes()[:100])   # half-written
+    other = tmp_path / "unrelated.safetensors.1.x.tmp"   # another entry's: its own lock guards it
+    other.write_bytes(b"")
+    _, how = feature_cache.cached_sets(module, {"val": val}, cfg.train, tmp_path, say=lambda *_: None)
+    assert how == {"val": "cached"} and not stale.exists() and other.exists()
+
+
+def test_a_resumed_probe_uses_the_checkpoints_backbone_features(tiny_mlm_root):
+    """Killed after its step-3 checkpoint, a cached linear probe resumes bit for bit: its features are
+    the checkpoint's backbone's. (The resume used to compute them with the randomly initialized
+    backbone built before the checkpoint's weights were loaded: tests/e2e/test_kill_anywhere.py
+    found it as a compare whose resumed pretrained probe matched the scratch probe.)"""
+    root = tiny_mlm_root
+    train = {"save_every": 3, "keep_checkpoints": 4}
+    cfg = probe_config(root, "resumed", train=train, seed=3)
+    want = finetune(cfg, say=lambda *_: None)
+    run = root / "ft" / "resumed"
+    log = (run / "metrics.jsonl").read_text()
+    # What a kill during step 4 leaves: the step-3 checkpoint is the newest, no result yet.
+    shutil.rmtree(run / "checkpoints" / "step_000006")
+    (run / "checkpoints" / "latest").write_text("step_000003")
+    (run / "result.json").unlink()
+    got = finetune(cfg, resume=True, say=lambda *_: None)
+    assert got["feature_cache"]["train"] == "cached"  # the entry the first run wrote: the same backbone
+    assert len(train_losses(run)) == 6 and train_losses(run) == train_losses_of(log)
+    assert got["test"] == want["test"] and got["best_val"] == want["best_val"]
+
+
+def train_losses_of(log: str) -> list[float]:
+    return [r["loss"] for r in map(json.loads, log.splitlines()) if r["split"] == "train"]
+
+
 def test_not_cached_when_features_are_not_fixed(tiny_mlm_root, capsys):
     res = finetune(probe_config(tiny_mlm_root, "warm", strategy={"freeze_norm_stats": False}), overwrite=True,
                    say=print)

@@ -61,3 +61,29 @@ def test_a_leftover_old_copy_is_deleted(root):
     shutil.copytree(root / "best", root / "best.old")  # killed before the old copy was deleted
     finish_swaps(root)
     assert not (root / "best.old").exists() and is_valid(root / "best", verify_hashes=True)
+
+
+@pytest.mark.parametrize("after_files", [0, 1])
+def test_ctrl_c_mid_checkpoint_write_leaves_no_partial_directory(root, monkeypatch, after_files):
+    """KeyboardInterrupt (Ctrl-C) while a checkpoint's files are written, before the first or after
+    the first tensor file: the partial step_*.tmp is removed, the older checkpoints still verify, and
+    `latest` still names the last complete one (the clean-clone CI run once found a step_*.tmp left)."""
+    import torch
+
+    import warmstart.checkpoint.io as ckpt_io
+
+    real, written = ckpt_io.save_file, []
+
+    def interrupted(tensors, path, *a, **kw):
+        if len(written) == after_files:
+            raise KeyboardInterrupt
+        written.append(path)
+        return real(tensors, path, *a, **kw)
+
+    monkeypatch.setattr(ckpt_io, "save_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(root, "step_000004", {"backbone": {"w": torch.ones(2)}, "head": {"v": torch.ones(1)}}, {})
+    assert sorted(p.name for p in root.iterdir()) == ["best", "latest", "step_000002"]
+    assert (root / "latest").read_text() == "step_000002"
+    assert all(is_valid(root / name, verify_hashes=True) for name in ("best", "step_000002"))
+    assert resumable_checkpoint(root.parent).name == "step_000002"

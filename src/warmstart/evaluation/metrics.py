@@ -390,3 +390,28 @@ def higher_is_better(name: str) -> bool:
         if name in cls.directions:
             return cls.directions[name]
     return True
+
+
+def group_summary(groups: dict[str, dict], primary: str) -> dict:
+    """The bias check's summary of per-group metrics (group -> {"n", **metrics, optional "recall"}):
+    {"metric": primary, "groups", "worst", "best", "gap": |best - worst|} on the primary metric (its
+    own direction decides which group is worst), and, when the groups carry per-class "recall"
+    (single-label classification), "recall_gap" (per class: highest minus lowest group recall,
+    None for a class seen in fewer than two groups) and "max_recall_gap" (the largest of those):
+    equalized-odds style differences. Fine-tuned cells and baselines both report through this."""
+    # Worst = lowest for a higher-is-better metric (accuracy), highest for a lower-is-better one (mse).
+    sign = 1 if higher_is_better(primary) else -1
+    ranked = sorted(groups, key=lambda g: sign * groups[g][primary])
+    worst, best = ranked[0], ranked[-1]
+    out = {"metric": primary, "groups": groups, "worst": worst, "best": best,
+           "gap": abs(groups[best][primary] - groups[worst][primary])}
+    recalls = {g: m["recall"] for g, m in groups.items() if "recall" in m}
+    if recalls:
+        gaps = {}
+        for label in next(iter(recalls.values())):
+            seen = [r[label] for r in recalls.values() if r[label] is not None]
+            gaps[label] = max(seen) - min(seen) if len(seen) > 1 else None  # a class seen in one group has no gap
+        out["recall_gap"] = gaps
+        known = [g for g in gaps.values() if g is not None]
+        out["max_recall_gap"] = max(known) if known else None
+    return out

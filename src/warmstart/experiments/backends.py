@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -97,6 +98,20 @@ def _pin_worker(slots) -> None:
     gpu = slots.get()
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+    # Ctrl-C in a terminal reaches every process of the group: between tasks a worker ignores it (an
+    # idle worker interrupted while it waits for work printed a traceback); during one, see interruptible.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def interruptible(fn, *args):
+    """fn(*args) in a pool worker with Ctrl-C raising KeyboardInterrupt, as in the main process: a
+    cell stops where it is (its checkpoint writer cleans up) and the pool hands the interruption back
+    as the task's exception; afterwards the worker ignores Ctrl-C again."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return fn(*args)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def cell_pool(n_workers: int, slots: list[str | None]) -> ProcessPoolExecutor:
@@ -116,7 +131,7 @@ def _pool_cells(jobs: list[tuple[str, Job]], n_jobs: int) -> Iterator[tuple[int,
     slots = gpu_slots(n_jobs, visible_gpus() if device in ("auto", "cuda") else [], device)
     pool = cell_pool(n_jobs, slots)
     try:
-        pending = {pool.submit(run_cell, job): i for i, (_, job) in enumerate(jobs)}
+        pending = {pool.submit(interruptible, run_cell, job): i for i, (_, job) in enumerate(jobs)}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:

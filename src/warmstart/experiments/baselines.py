@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from warmstart.checkpoint.io import read_json, write_json_atomic
-from warmstart.evaluation.metrics import ClassificationMetrics
+from warmstart.evaluation.metrics import ClassificationMetrics, group_summary
 from warmstart.types import StepOutput
 
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)   # inverse regularization strengths tried; the best on val wins
@@ -74,10 +74,10 @@ def _array_features(inputs, train: list[dict], others: list[list[dict]]):
 # ----------------------------------------------------------------------------- models
 
 
-def _scores(proba: np.ndarray, fitted_classes, classes: list, records: list[dict]) -> dict[str, float]:
-    """Metrics of predicted class probabilities, by the fine-tuned cells' ClassificationMetrics:
-    loss = mean negative log-likelihood, acc, macro-F1. Classes the model never saw in training get
-    probability 0 (they cannot be predicted)."""
+def _metrics(proba: np.ndarray, fitted_classes, classes: list, records: list[dict]) -> ClassificationMetrics:
+    """Predicted class probabilities scored by the fine-tuned cells' ClassificationMetrics: loss =
+    mean negative log-likelihood, acc, macro-F1, per-class recall. Classes the model never saw in
+    training get probability 0 (they cannot be predicted)."""
     index = {c: i for i, c in enumerate(classes)}
     full = np.zeros((len(records), len(classes)))
     full[:, [index[c] for c in fitted_classes]] = proba
@@ -86,7 +86,24 @@ def _scores(proba: np.ndarray, fitted_classes, classes: list, records: list[dict
     metrics = ClassificationMetrics(len(classes))
     loss = torch.nn.functional.nll_loss(logp, targets) if len(records) else torch.tensor(0.0)
     metrics.update(StepOutput(loss=loss, n_items=len(records), logits=logp, targets=targets))
-    return metrics.compute()
+    return metrics
+
+
+def _scores(proba: np.ndarray, fitted_classes, classes: list, records: list[dict]) -> dict[str, float]:
+    return _metrics(proba, fitted_classes, classes, records).compute()
+
+
+def _scores_by_group(proba: np.ndarray, fitted_classes, classes: list, records: list[dict]) -> dict:
+    """The bias check for a baseline: every test metric per group (records' "group", from
+    data.group_field or an image folder's group file) and the per-class recall of each group,
+    summarized as fine-tuned cells' result.json test_by_group is (evaluation.metrics.group_summary)."""
+    groups = {}
+    for group in sorted({r["group"] for r in records}):
+        rows = [i for i, r in enumerate(records) if r["group"] == group]
+        part = [records[i] for i in rows]
+        metrics = _metrics(proba[rows], fitted_classes, classes, part)
+        groups[group] = {"n": len(part), **metrics.compute(), "recall": metrics.recall_by_class(classes)}
+    return group_summary(groups, ClassificationMetrics.primary)
 
 
 def _majority(train, val, test, classes, features):
@@ -94,8 +111,8 @@ def _majority(train, val, test, classes, features):
     counts = Counter(r["label"] for r in train)
     fitted = sorted(counts, key=lambda c: (-counts[c], classes.index(c)))   # most frequent first: argmax picks it
     freq = np.asarray([counts[c] for c in fitted], dtype=np.float64) / len(train)
-    score = lambda rs: _scores(np.tile(freq, (len(rs), 1)), fitted, classes, rs)  # noqa: E731
-    return score(val), score(test), {"kind": "majority", "class": str(fitted[0])}, 0
+    val_scores = _scores(np.tile(freq, (len(val), 1)), fitted, classes, val)
+    return val_scores, (np.tile(freq, (len(test), 1)), fitted), {"kind": "majority", "class": str(fitted[0])}, 0
 
 
 def _logreg(train, val, test, classes, features):
@@ -113,10 +130,12 @@ def _logreg(train, val, test, classes, features):
         if best is None or val_scores["acc"] > best[1]["acc"]:
             best = (model, val_scores, c)
     model, val_scores, c = best
-    test_scores = _scores(model.predict_proba(x_test), model.classes_, classes, test)
-    return val_scores, test_scores, {"C": c, "C_grid": list(C_GRID)}, int(model.coef_.size + model.intercept_.size)
+    test_proba = (model.predict_proba(x_test), model.classes_)
+    return val_scores, test_proba, {"C": c, "C_grid": list(C_GRID)}, int(model.coef_.size + model.intercept_.size)
 
 
+# Each baseline: (train, val, test records, classes, features) -> (val metrics, (test class probabilities,
+# the classes of their columns), what was fitted, parameter count); run_baseline scores the test split.
 BASELINES = {"tfidf_logreg": _logreg, "logreg": _logreg, "majority": _majority}
 
 
@@ -141,7 +160,11 @@ def run_baseline(cell: BaselineCell) -> dict:
         features = _text_features
     else:
         features = lambda train, others: _array_features(inputs, train, others)  # noqa: E731
-    val, test, fitted, n_params = BASELINES[cell.baseline](splits.train, splits.val, splits.test, classes, features)
+    val, (proba, fitted_classes), fitted, n_params = BASELINES[cell.baseline](splits.train, splits.val, splits.test,
+                                                                             classes, features)
+    test = _scores(proba, fitted_classes, classes, splits.test)
+    grouped = getattr(cell.data, "grouped", False)  # data.group_field set: the bias check, per group
+    by_group = _scores_by_group(proba, fitted_classes, classes, splits.test) if grouped else None
     seconds = round(time.perf_counter() - start, 3)
 
     model = {"kind": cell.baseline, **fitted}
@@ -156,5 +179,7 @@ def run_baseline(cell: BaselineCell) -> dict:
         "params_trained": n_params, "params_total": n_params, "items_seen": len(splits.train),
         "n_labels": len(splits.train), "n_pool": splits.n_pool, "baseline": model,
     }
+    if by_group is not None:  # the bias check, as a fine-tuned cell reports it
+        result["test_by_group"] = by_group
     write_json_atomic(run_dir / "result.json", result)
     return result

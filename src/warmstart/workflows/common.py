@@ -13,7 +13,7 @@ from warmstart.data.loaders import sequential_batches, train_batches
 from warmstart.data.packaged import hf_model_dir
 from warmstart.errors import ConfigError
 from warmstart.evaluation import evaluate as run_eval
-from warmstart.evaluation.metrics import ClassificationMetrics, higher_is_better
+from warmstart.evaluation.metrics import ClassificationMetrics, group_summary
 from warmstart.inputs import Examples
 from warmstart.models import build_backbone, load_backbone
 from warmstart.optim import build_optimizer, build_schedule
@@ -149,30 +149,15 @@ def metrics_by_group(module, inputs, records: list[dict], train_cfg: TrainSectio
     single-label classification, each group also gets "recall" (per class; None where the group has
     no example of it), and the result "recall_gap" (per class: highest minus lowest group recall)
     and "max_recall_gap" (the largest of those): equalized-odds style differences."""
-    primary = module.new_metrics().primary
-    groups, recalls = {}, {}
+    groups = {}
     for group in sorted({r["group"] for r in records}):
         part = [r for r in records if r["group"] == group]
         acc = module.new_metrics()
         groups[group] = {"n": len(part), **evaluate_on(module, inputs.labeled_set(part, module), train_cfg, world,
                                                        metrics=acc)}
         if isinstance(acc, ClassificationMetrics):
-            recalls[group] = groups[group]["recall"] = acc.recall_by_class(module.labels)
-    # Worst = lowest for a higher-is-better metric (accuracy), highest for a lower-is-better one (mse).
-    sign = 1 if higher_is_better(primary) else -1
-    ranked = sorted(groups, key=lambda g: sign * groups[g][primary])
-    worst, best = ranked[0], ranked[-1]
-    out = {"metric": primary, "groups": groups, "worst": worst, "best": best,
-           "gap": abs(groups[best][primary] - groups[worst][primary])}
-    if recalls:
-        gaps = {}
-        for label in next(iter(recalls.values())):
-            seen = [r[label] for r in recalls.values() if r[label] is not None]
-            gaps[label] = max(seen) - min(seen) if len(seen) > 1 else None  # a class seen in one group has no gap
-        out["recall_gap"] = gaps
-        known = [g for g in gaps.values() if g is not None]
-        out["max_recall_gap"] = max(known) if known else None
-    return out
+            groups[group]["recall"] = acc.recall_by_class(module.labels)
+    return group_summary(groups, module.new_metrics().primary)
 
 
 def shown(metrics: dict[str, float]) -> str:

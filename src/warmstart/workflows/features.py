@@ -131,6 +131,10 @@ def _cached_set(module, examples: Examples, train_cfg: TrainSection, cache_dir: 
     path = cache_dir / f"{key}.safetensors"
     cache_dir.mkdir(parents=True, exist_ok=True)
     with _locked(cache_dir / f"{key}.lock"):  # a parallel cell computing the same entry finishes first
+        # A writer holds this lock while its temp file exists, so one found now was left by a process
+        # killed mid-write (SIGKILL skips _write's clean-up): it is never read, only taking space.
+        for stale in cache_dir.glob(f"{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
         feats, how = _read(path, key, examples.n, say), "cached"
         if feats is None:
             feats, how = _compute(module, examples, train_cfg, world), "computed"

@@ -115,6 +115,8 @@ def _finetune(cfg: FinetuneConfig, resume: bool, overwrite: bool, say, world: Wo
     # loop train the head on them. Checkpoints still hold the backbone: evaluate/predict/export as usual.
     feature_cache = feature_cache_dir(cfg, inputs, world, say) if distill is None else None
     if feature_cache is not None:
+        if resume_ckpt is not None:  # features of the checkpoint's backbone, not of the random-init one built
+            load_module_weights(resume_ckpt, module)  # for a resume (prepare_training loads the weights later)
         sets, feature_cache_use = cached_sets(module, {"train": train_set, "val": val_set, "test": test_set},
                                               cfg.train, feature_cache, world, say)
         train_set, val_set, test_set = sets["train"], sets["val"], sets["test"]
