@@ -39,7 +39,7 @@ from warmstart.config.sections.data import (  # noqa: F401
     TaskTextData,
     _check_budget,
 )
-from warmstart.config.sections.distill import DistillSection, StudentSection
+from warmstart.config.sections.distill import DistillSection, LMDistillSection, StudentSection
 from warmstart.config.sections.models import (  # noqa: F401
     BPETokenizer,
     EmbeddingModel,
@@ -321,6 +321,56 @@ class DistillConfig(Section):
                 from None
 
 
+class LMDistillConfig(Section):
+    """`warmstart distill` with a causal-LM pretraining run as the teacher (the recipe's data is a text
+    corpus): a student LM (an architecture, or a pretraining run with the teacher's tokenizer) trained on
+    the corpus to match the teacher's next-token distributions. The student run is an ordinary causal-LM
+    pretraining run: finetune, export and resume take it."""
+
+    run: RunSection = RunSection(name="distill-lm")
+    teacher: str = Field(..., min_length=1, description="A finished causal-LM pretraining run directory whose "
+                         "next-token distributions the student learns to match.")
+    student: StudentSection = Field(..., description="Where the student's backbone starts: {model: ...} (a causal "
+                                    "architecture; it uses the teacher's tokenizer) or {init: RUN}.")
+    data: PretrainData
+    optim: Optim = AdamWOptim()
+    schedule: Schedule = WarmupCosineSchedule()
+    train: TrainSection = TrainSection()
+    distill: LMDistillSection = LMDistillSection()
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.data.modality != "text":
+            raise ValueError(f"data.kind={self.data.kind}: LM distillation trains on a text corpus")
+        s = self.student
+        if s.tokenizer is not None:
+            raise ValueError("student.tokenizer: the student reads the teacher's tokens (their logits are compared "
+                             "over one vocabulary); leave tokenizer out")
+        if s.init is not None and s.init_weights == "random":
+            raise ValueError("student.init_weights: random is not supported for LM distillation; give student.model "
+                             "(an architecture) instead")
+        if getattr(s.model, "kind", None) == "hf":
+            raise ValueError("student.model.kind=hf brings its own tokenizer; an LM student must share the "
+                             "teacher's vocabulary (give a transformer architecture, or init: a run with the "
+                             "teacher's tokenizer)")
+        self.student_config()
+        return self
+
+    def student_config(self) -> PretrainConfig:
+        """The student run's causal-LM pretraining config (an architecture takes the teacher's tokenizer)."""
+        s = self.student
+        tokenizer = HFTokenizer(path=f"{self.teacher}/tokenizer") if s.model is not None else None
+        try:
+            return PretrainConfig(run=self.run, data=self.data, tokenizer=tokenizer, model=s.model, init=s.init,
+                                  objective=CausalLMObjective(), optim=self.optim, schedule=self.schedule,
+                                  train=self.train)
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ValueError(f"student: {where + ': ' if where else ''}{err['msg'].removeprefix('Value error, ')}") \
+                from None
+
+
 ArmInit = Literal["pretrained", "scratch"]
 
 
@@ -516,4 +566,5 @@ CONFIGS: dict[str, type[Section]] = {
     "finetune": FinetuneConfig,
     "compare": CompareConfig,
     "distill": DistillConfig,
+    "distill_lm": LMDistillConfig,
 }
