@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus-per-cell", type=float, default=None, metavar="G",
                    help="ray: GPUs each cell that trains on CUDA reserves (default 1; 0.5 packs two cells per GPU)")
 
-    p = sub.add_parser("distill", help="train a (smaller) student on a task with a fine-tuned run as its teacher")
+    p = sub.add_parser("distill", help="train a (smaller) student on a task with a fine-tuned run as its teacher, "
+                       "or a student LM on a corpus with a causal-LM pretraining run as its teacher")
     _add_config_args(p)
     _add_run_args(p)
 
@@ -212,6 +213,15 @@ def _compare(args) -> None:
 
 
 def _distill(args) -> None:
+    from warmstart.config import distill_verb, read_yaml
+    from warmstart.config.overrides import apply_overrides
+
+    # A recipe whose data is a text corpus distills a causal LM (a pretraining-run teacher), else a task model.
+    if distill_verb(apply_overrides(read_yaml(args.config), args.overrides)) == "distill_lm":
+        from warmstart.workflows.distill_lm import distill_lm
+
+        distill_lm(_load(args, "distill_lm"), resume=args.resume, overwrite=args.overwrite)
+        return
     from warmstart.workflows.distill import distill
 
     distill(_load(args, "distill"), resume=args.resume, overwrite=args.overwrite)

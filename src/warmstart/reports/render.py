@@ -95,6 +95,9 @@ def compare_blocks(cmp: Comparison, target_fraction: float = 0.95, confidence: f
                *_plot("efficiency", f"Test {cmp.metric} against the number of labelled examples.",
                       plots.efficiency_figure(cmp)),
                tables.efficiency_table(cmp)]
+    variants = tables.variant_table(cmp)
+    if variants is not None:
+        blocks += [Heading("Quantized and pruned arms"), variants]
     if savings:
         blocks += [Heading("Labels saved"),
                    Paragraph(f"How many labels {scratch} needs to match each arm's mean test {cmp.metric}."),

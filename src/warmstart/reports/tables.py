@@ -100,6 +100,46 @@ def efficiency_table(cmp: Comparison) -> Table:
                  notes=[f"Test {metric_label(cmp)}: mean ± sample std over seeds (n = seeds)."])
 
 
+def variant_table(cmp: Comparison) -> Table | None:
+    """Quantized and pruned arms against the arm their cells derive from, per label budget: the mean
+    test-metric difference over the seeds both have (same budget, same seed = same fine-tuned model
+    before and after), and what the variant changed (file size or sparsity). None without variant arms."""
+    rows = []
+    for arm in cmp.arms:
+        first = next(c for c in cmp.cells if c.arm == arm)
+        variant = first.summary.get("variant")
+        if not isinstance(variant, dict) or variant.get("of") not in cmp.arms:
+            continue
+        for b in cmp.budgets:
+            mine, theirs = seed_values(cmp, arm, b), seed_values(cmp, variant["of"], b)
+            shared = [s for s in mine if s in theirs]
+            if not shared:
+                continue
+            cells = cmp.cells_of(arm, b)
+            if variant.get("kind") == "quantize":
+                sizes = [c.summary["variant"].get("file_mb") for c in cells]
+                fp32 = [c.summary["variant"].get("fp32_mb") for c in cells]
+                change = f"{fmt_metric(finite_mean(fp32))} → {fmt_metric(finite_mean(sizes))} MB"
+            else:
+                structured = variant.get("structured", "none")
+                key = "sparsity_achieved" if structured == "none" else "units_removed"
+                removed = finite_mean(c.summary["variant"].get(key) for c in cells)
+                after = finite_mean(c.summary["variant"].get("params_after") for c in cells)
+                what = "weight sparsity" if structured == "none" else f"{structured} removed"
+                change = f"{what} {fmt_metric(removed)}, {fmt_count(after)} params"
+            rows.append([arm, variant["of"], first.strategy, f"{cmp.n_labels_of(b):,}",
+                         mean_pm_std([theirs[s] for s in shared]), mean_pm_std([mine[s] for s in shared]),
+                         mean_pm_std([mine[s] - theirs[s] for s in shared]), change])
+    if not rows:
+        return None
+    return Table(["arm", "derived from", "variant", "labels", f"source {cmp.metric}", f"variant {cmp.metric}",
+                  "difference", "size / sparsity"], rows, align="lllrrrrl",
+                 notes=["Each variant cell is its source arm's cell at the same budget and seed, quantized or pruned "
+                        "after fine-tuning and scored on the same test split; mean ± std over the seeds both have. "
+                        "Size: the model file (int8 file vs the fp32 export) for quantized arms; for pruned arms, the "
+                        "fraction of zero weights in the pruned layers, or of heads/neurons removed, and parameters."])
+
+
 # ----------------------------------------------------------------------------- labels saved
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from warmstart.checkpoint.io import read_json, resolve_checkpoint
+from warmstart.checkpoint.io import load_tensors, read_json, resolve_checkpoint
 from warmstart.config.sections.tasks import Task, TokenClassificationTask
 from warmstart.data.word_vectors import VECTORS_FILE, load_vectors, save_vectors, save_word2vec_format
 from warmstart.errors import ConfigError
@@ -34,8 +34,10 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
     becomes transformers' AutoModelForSequenceClassification with its trained head, labels and
     problem_type (hf_task_model), so `pipeline("text-classification", model=OUT)` predicts what
     `warmstart predict` does; that needs task.pooling=native, and any other head fails with one line
-    instead of exporting a model that transformers would load with a random head. A pretraining run
-    exports its backbone (AutoModel), as hf-backbone does.
+    instead of exporting a model that transformers would load with a random head. A causal-LM
+    pretraining run exports as AutoModelForCausalLM with its trained LM head (export_lm), so
+    `pipeline("text-generation", model=OUT)` generates; other pretraining runs export their backbone
+    (AutoModel), as hf-backbone does.
     hf-backbone: the backbone alone (AutoModel); the warmstart head rides along as warmstart_head.*.
     Backbones that wrap a transformers model (transformer, hf, vit) only: a resnet or mlp has no HF format.
     onnx: the fine-tuned module as model.onnx, checked against PyTorch with onnxruntime (workflows.onnx).
@@ -67,6 +69,11 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
                           "(one of each for all layers); use --format onnx")
     # Build (and so check) the task model before anything is written.
     task_model = hf_task_model(backbone, module, cfg.task) if fmt == "hf" and module is not None else None
+    causal_lm = fmt == "hf" and verb == "pretrain" and getattr(cfg.objective, "kind", None) == "causal_lm"
+    if causal_lm:
+        from warmstart.workflows.export_lm import hf_causal_lm_model
+
+        task_model = hf_causal_lm_model(backbone, load_tensors(ckpt, "head")["bias"])
     out = Path(out) if out else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
     if task_model is not None:
@@ -79,6 +86,10 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
     inputs = open_inputs(cfg.data)
     inputs.load(run_dir)
     inputs.export(out)  # the tokenizer files, or transforms.json (normalization statistics)
+    if causal_lm:  # prompts framed as pretraining framed documents; generation stops at the separator
+        from warmstart.workflows.export_lm import set_generation_tokens
+
+        set_generation_tokens(out, task_model, special_ids(load_tokenizer(out)))
     segments = getattr(getattr(task_model, "config", None), "type_vocab_size", 0) > 1
     if segments and cfg.task.kind == "extractive_qa":
         # The QA model was trained with segment ids (0 = question, 1 = context): make the exported

@@ -30,7 +30,9 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
         return _pretrain(cfg, resume, overwrite, say if world.is_main else quiet, world)
 
 
-def _pretrain(cfg: PretrainConfig, resume: bool, overwrite: bool, say, world: World) -> Path:
+def _pretrain(cfg: PretrainConfig, resume: bool, overwrite: bool, say, world: World, distill=None) -> Path:
+    """The pretraining of `cfg`; with `distill` (workflows.distill_lm.LMDistillPlan) the student objective
+    trains inside the distillation wrapper, against a frozen teacher LM."""
     run_dir, resume_ckpt = open_run_dir(cfg, resume, overwrite, world, say)
     set_threads(cfg.train.num_threads)
     torch.manual_seed(cfg.run.seed)
@@ -42,22 +44,26 @@ def _pretrain(cfg: PretrainConfig, resume: bool, overwrite: bool, say, world: Wo
     pool = inputs.read_pretrain(cfg.run.seed)
     fit_on = pool if inputs.modality == "text" else pool.train
     backbone, lineage = backbone_for(cfg, run_dir, inputs, fit_on, resume_ckpt, say)
+    if distill is not None:
+        lineage = {**(lineage or {}), **distill.lineage()}
     if world.is_main:
         inputs.save(run_dir)
         write_config(run_dir, cfg, "pretrain", lineage)
     train_set, val_set = inputs.pretrain_sets(pool, cfg, say)
 
     module = build_objective(cfg.objective, backbone, inputs.objective_info(pool))
+    # What the loop trains: the objective, or the LM-distillation wrapper around it (validation scores the student).
+    trained = module if distill is None else distill.training(module, inputs, world, say)
     unit = "blocks" if inputs.modality == "text" else "examples"
-    run = prepare_training(cfg, module, FullStrategy(), train_set, run_dir, resume_ckpt, say, unit, world=world)
+    run = prepare_training(cfg, trained, FullStrategy(), train_set, run_dir, resume_ckpt, say, unit, world=world)
     evaluate_val = evaluator(module, val_set, cfg.train, world)
 
     # The objective head's facts (e.g. the supervised objective's source labels) go with each checkpoint.
     head_meta = {"objective": cfg.objective.kind, **(module.info() if hasattr(module, "info") else {})}
-    save = RunCheckpoints(run_dir, module, head_meta, run.strategy, run.optimizer, keep=run.cfg.keep_checkpoints,
+    save = RunCheckpoints(run_dir, trained, head_meta, run.strategy, run.optimizer, keep=run.cfg.keep_checkpoints,
                           world=world)
     monitor = Monitor.from_config(run.cfg, module.new_metrics().primary)
-    state = train(module, run, evaluate_val, monitor, save, say=say)
+    state = train(trained, run, evaluate_val, monitor, save, say=say)
     final = evaluate_val(None)
     tokens_per_s = state.items_seen / max(state.elapsed_s, 1e-9) if cfg.objective.kind == "causal_lm" else None
     result = {"val": final, "steps": state.step, "train_seconds": state.elapsed_s, "items_seen": state.items_seen,
@@ -67,6 +73,8 @@ def _pretrain(cfg: PretrainConfig, resume: bool, overwrite: bool, say, world: Wo
     if corpus is not None:  # text: what the report's advice weighs (corpus size, tokens seen, vs unigram)
         result["corpus"] = corpus
         result["tokens_seen"] = state.step * run.batches.examples_per_step(run.cfg.grad_accum) * corpus["block_len"]
+    if distill is not None:
+        result["distill"] = distill.result(val_set, cfg.train, world)
     unigram = getattr(inputs, "unigram_ppl", None)
     if unigram is not None and "ppl" in final:
         result["unigram_ppl"] = unigram

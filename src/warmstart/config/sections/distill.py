@@ -55,3 +55,15 @@ class DistillSection(Section):
     transfer_field: str = Field("text", description="JSON field or CSV column of transfer_corpus's text.")
     max_transfer: int | None = Field(None, ge=1, description="Cap on unlabeled transfer examples (a seeded "
                                      "sample by run.seed; null = all).")
+
+
+class LMDistillSection(Section):
+    """LM distillation (a causal-LM pretraining run as the teacher): per next-token position, loss =
+    alpha * LM cross-entropy + (1 - alpha) * T^2 * KL(teacher || student) on the softened token logits."""
+
+    alpha: float = Field(0.5, ge=0, le=1, description="Weight of the student's own LM loss on the corpus tokens; "
+                         "1 - alpha weighs the match to the teacher's next-token distributions.")
+    temperature: float = Field(2.0, gt=0, description="Softmax temperature T of both token logits in the KL term "
+                               "(scaled by T^2).")
+    lm_twin: bool = Field(True, description="Also train the same student with the LM loss alone (same init, data, "
+                          "steps) into RUN-lm_twin, and record both validation perplexities in result.json.")
