@@ -46,8 +46,7 @@ class Seq2SeqMetrics(_LossMean):
             self.count += scores.size(0)
 
     def compute(self) -> dict[str, float]:
-        out = {"loss": self._loss()}
-        if self.count:
-            out.update({"exact_match": self.em_sum / self.count, "chrf": _chrf_from_stats(self.chrf_counts.tolist()),
-                        "rouge_l": 100.0 * self.rouge_sum / self.count})
-        return out
+        """The text scores are 0 when nothing was generated (batches scored in training mode)."""
+        count = max(self.count, 1)
+        return {"loss": self._loss(), "exact_match": self.em_sum / count,
+                "chrf": _chrf_from_stats(self.chrf_counts.tolist()), "rouge_l": 100.0 * self.rouge_sum / count}

@@ -44,6 +44,7 @@ class Seq2Seq(nn.Module):
         with torch.no_grad():
             self.head.weight.copy_(weight)
         self.start, self.pad, self.eos = token_ids(backbone.model.config)
+        self._lm: list = []  # [(backbone model, head), its conditional LM]: a list keeps it out of the state dict
 
     @staticmethod
     def head_info(train_records: list[dict], cfg: Seq2SeqTask | None = None,
@@ -55,8 +56,12 @@ class Seq2Seq(nn.Module):
         return {}
 
     def lm(self):
-        """This module as a transformers *ForConditionalGeneration (the same modules, not copies)."""
-        return conditional_lm(self.backbone, self.head)
+        """This module as a transformers *ForConditionalGeneration (the same modules, not copies);
+        built once, and again only if the backbone's model or the head is replaced."""
+        key = (self.backbone.model, self.head)
+        if not self._lm or self._lm[0][0] is not key[0] or self._lm[0][1] is not key[1]:
+            self._lm[:] = [key, conditional_lm(self.backbone, self.head)]
+        return self._lm[1]
 
     def generate(self, batch: TextBatch, num_beams: int | None = None) -> torch.Tensor:
         """(B, L) generated ids for the batch's sources (task.generation's settings by default)."""
