@@ -213,8 +213,10 @@ class TextInputs:
         eos = tokenizers.special_ids(self.tokenizer)["sep"]
 
         def encode(texts: list[str], max_len: int) -> list[list[int]]:
+            if not texts:
+                return []
             body = self.tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_len - 1,
-                                  return_attention_mask=False, return_token_type_ids=False)["input_ids"] if texts else []
+                                  return_attention_mask=False, return_token_type_ids=False)["input_ids"]
             return [[*ids, eos] for ids in body]
 
         def detokenize(ids: torch.Tensor) -> list[str]:

@@ -26,9 +26,11 @@ RECORDS = {
     "extractive_qa": [qa_record(str(n), "q", CONTEXT, ans) for n, ans in enumerate(
         [[{"text": "b c", "start": 2}], [], [{"text": "e", "start": 8}], [{"text": "h", "start": 14}]])],
 }
-RECORDS["seq2seq"] = [{"source": "a", "target": t, "label": t, "text": t} for t in ["b c", "d", "e f g", "h"]]
-CFGS = {"seq2seq": Seq2SeqTask(generation={"max_new_tokens": 4}),"classification": ClassificationTask(dropout=0.0), "regression": RegressionTask(dropout=0.0),
+RECORDS["seq2seq"] = [{"source": "a", "target": t, "label": t, "text": t}
+                      for t in ["b c", "d", "e f g", "h"]]
+CFGS = {"classification": ClassificationTask(dropout=0.0), "regression": RegressionTask(dropout=0.0),
         "token_classification": TokenClassificationTask(dropout=0.0), "extractive_qa": ExtractiveQATask()}
+CFGS["seq2seq"] = Seq2SeqTask(generation={"max_new_tokens": 4})
 
 
 def _qa_batch(records):

@@ -19,7 +19,6 @@ from warmstart.config.schema import (
 )
 from warmstart.data.loaders import seq2seq_examples
 from warmstart.data.seq2seq import read_seq2seq
-from warmstart.encdec import conditional_lm
 from warmstart.errors import DataError
 from warmstart.evaluation.text_metrics import text_scores
 from warmstart.models.transformer import TransformerBackbone
@@ -230,7 +229,8 @@ def test_reader_fields_and_one_line_errors(tmp_path):
     records = read_seq2seq(FIXTURE, "sentence", "lemmas")
     assert len(records) == 80 and all(r["source"] and r["target"] == r["label"] for r in records)
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"source": "a", "target": "b"}) + "\n" + json.dumps({"source": "c", "target": " "}) + "\n")
+    rows = [{"source": "a", "target": "b"}, {"source": "c", "target": " "}]
+    bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(DataError, match=r"bad.jsonl: line 2: field 'target' must be a non-empty string"):
         read_seq2seq(bad)
     bad.write_text(json.dumps({"source": "a"}) + "\n")

@@ -390,7 +390,8 @@ class CompareConfig(Section):
         ..., min_length=1, description="Label budgets: counts (>= 1), fractions in (0, 1), or all (also null).")
     seeds: list[int] = Field([0, 1], min_length=1, description="Seeds per cell.")
     metric: str | None = Field(None, description="Headline test metric (default: acc for "
-                               "classification, mse for regression, f1 for token_classification and extractive_qa, chrf for seq2seq).")
+                               "classification, mse for regression, f1 for token_classification and extractive_qa, "
+                               "chrf for seq2seq).")
     data: FinetuneData
     task: Task = ClassificationTask()
     optim: Optim = AdamWOptim()
