@@ -25,7 +25,7 @@ import torch
 
 from warmstart import data, tokenizers
 from warmstart.config.schema import HFTokenizer
-from warmstart.data.loaders import block_examples, qa_examples, tagged_examples, text_examples
+from warmstart.data.loaders import block_examples, qa_examples, seq2seq_examples, tagged_examples, text_examples
 from warmstart.errors import ConfigError, DataError
 from warmstart.transforms import Normalizer, augment
 from warmstart.types import Batch
@@ -101,6 +101,10 @@ class TextInputs:
         """Train the configured tokenizer on `examples` (documents or records), or load model.path's."""
         texts = [e if isinstance(e, str) else e["text"] for e in examples]
         self.tokenizer = tokenizers.build_tokenizer(cfg.tokenizer or _model_tokenizer(cfg.model), texts)
+        if _needs_sentinels(cfg):  # span corruption's <extra_id_i> (a T5 tokenizer already has them)
+            from warmstart.tokenizers.sentinels import add_sentinels
+
+            add_sentinels(self.tokenizer)
 
     def load(self, run_dir: Path) -> None:
         self.tokenizer = tokenizers.load_tokenizer(Path(run_dir) / "tokenizer")
@@ -123,7 +127,9 @@ class TextInputs:
                               f"({backbone.max_len})")
 
     def objective_info(self, pool) -> dict:
-        return tokenizers.special_ids(self.tokenizer)
+        from warmstart.tokenizers.sentinels import sentinel_ids
+
+        return {**tokenizers.special_ids(self.tokenizer), "sentinels": sentinel_ids(self.tokenizer)}
 
     # -- batches
     def pretrain_sets(self, docs: list[str], cfg: PretrainConfig, say) -> tuple[Examples, Examples]:
@@ -144,6 +150,8 @@ class TextInputs:
         return Examples(len(train), block_examples(train)), Examples(len(val), block_examples(val))
 
     def labeled_set(self, records: list[dict], module, train: bool = False) -> Examples:
+        if getattr(self.cfg, "seq2seq", False):
+            return self._seq2seq_set([r["source"] for r in records], [r["target"] for r in records])
         if self.cfg.tagged:
             return self._tagged_set(records, module)
         if self.cfg.qa:
@@ -159,6 +167,8 @@ class TextInputs:
 
             return self._qa_set([qa_record(str(t.get("id", n)), t["question"], t["context"], [])
                                  for n, t in enumerate(texts)], with_targets=False)
+        if getattr(self.cfg, "seq2seq", False):
+            return self._seq2seq_set(list(texts), None)
         if self.cfg.tagged:  # words by WORD_PATTERN, subwords aligned to them; entities get character offsets
             spans = [[(m.start(), m.end()) for m in WORD_PATTERN.finditer(t)] for t in texts]
             encoded, word_of = tokenizers.encode_words(self.tokenizer, texts, spans, self.cfg.max_len)
@@ -195,6 +205,28 @@ class TextInputs:
         windows = encode_windows(self.tokenizer, [r["question"] for r in records], [r["context"] for r in records],
                                  self.cfg.max_len, self.cfg.doc_stride, self.cfg.max_question_len, answers)
         return Examples(len(records), qa_examples(windows, records, self._pad()))
+
+    def _seq2seq_set(self, sources: list[str], targets: list[str] | None) -> Examples:
+        """Text-to-text: the source's tokens + end-of-sequence (T5's layout, no start token), cut to
+        data.max_len; likewise the target's, cut to data.max_target_len. The reference texts ride
+        along for scoring, and the tokenizer's decoding for the generated ids."""
+        eos = tokenizers.special_ids(self.tokenizer)["sep"]
+
+        def encode(texts: list[str], max_len: int) -> list[list[int]]:
+            if not texts:
+                return []
+            body = self.tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_len - 1,
+                                  return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+            return [[*ids, eos] for ids in body]
+
+        def detokenize(ids: torch.Tensor) -> list[str]:
+            return [t.strip() for t in self.tokenizer.batch_decode(ids.tolist(), skip_special_tokens=True,
+                                                                   clean_up_tokenization_spaces=False)]
+
+        src = encode(sources, self.cfg.max_len)
+        tgt = encode(targets, self.cfg.max_target_len) if targets is not None else None
+        extra = {"targets": list(targets)} if targets is not None else None
+        return Examples(len(src), seq2seq_examples(src, tgt, self._pad(), extra, detokenize))
 
     def read_predict_file(self, path: Path) -> tuple[list[str], list]:
         """(names, texts): one text per non-empty line of a UTF-8 file. Extractive QA: (ids,
@@ -233,6 +265,15 @@ def _join_spans(tokens: list[str]) -> list[tuple[int, int]]:
         spans.append((at, at + len(tok)))
         at += len(tok) + 1
     return spans
+
+
+def _needs_sentinels(cfg) -> bool:
+    """Whether a run's own tokenizer gets span corruption's sentinel tokens: it pretrains with
+    span_corruption, or builds a T5-style encoder-decoder (so a later pretraining run can use it)."""
+    objective = getattr(getattr(cfg, "objective", None), "kind", None)
+    model = getattr(cfg, "model", None)
+    return objective == "span_corruption" or (getattr(model, "kind", None) == "transformer"
+                                              and getattr(model, "arch", None) == "t5")
 
 
 def _model_tokenizer(model) -> HFTokenizer:

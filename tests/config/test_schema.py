@@ -140,7 +140,7 @@ def test_override_into_an_absent_section_takes_the_default_kind(tmp_path):
     ("finetune", {**BASE, "tokenizer": {"vocab_size": 300}}, "tokenizer.kind: required field is missing; one of bpe"),
     ("pretrain", {"data": {"kind": "demo_corpus"}, "init": "r", "objective": {}},
      "objective.kind: required field is missing; one of causal_lm, masked_lm, denoising, contrastive, supervised, "
-     "word2vec, fasttext, glove"),
+     "span_corruption, word2vec, fasttext, glove"),
     ("compare", {"data": {"kind": "demo_sentiment"}, "pretrained": "r", "label_budgets": [5], "strategies": [{}]},
      "strategies.0.kind: required field is missing; one of full, linear_probe, partial"),
     ("compare", {"data": {"kind": "demo_sentiment"}, "pretrained": "r", "label_budgets": [5],

@@ -3,13 +3,14 @@
 import pytest
 import torch
 
-from warmstart.config.schema import CausalLMObjective, MaskedLMObjective
+from warmstart.config.schema import CausalLMObjective, MaskedLMObjective, SpanCorruptionObjective
 from warmstart.models.transformer import TransformerBackbone
 from warmstart.objectives import build_objective
 from warmstart.objectives.masked_lm import mask_tokens
 
-SPECIAL = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
-CASES = {"causal_lm": ("gpt2", CausalLMObjective()), "masked_lm": ("bert", MaskedLMObjective())}
+SPECIAL = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4, "sentinels": list(range(63, 43, -1))}
+CASES = {"causal_lm": ("gpt2", CausalLMObjective()), "masked_lm": ("bert", MaskedLMObjective()),
+         "span_corruption": ("t5", SpanCorruptionObjective())}
 
 
 @pytest.mark.parametrize("kind", sorted(CASES))  # image/vector objectives: test_vision_contract.py

@@ -10,7 +10,7 @@ from warmstart.objectives import OBJECTIVES, build_objective
 from warmstart.objectives.contrastive import nt_xent
 from warmstart.objectives.denoising import corrupt
 
-TEXT_KINDS = {"causal_lm", "masked_lm"}  # covered by test_contract.py
+TEXT_KINDS = {"causal_lm", "masked_lm", "span_corruption"}  # covered by test_contract.py
 VISION_CASES = {
     "denoising": DenoisingObjective(d_hidden=32),
     "contrastive": ContrastiveObjective(d_proj=8),

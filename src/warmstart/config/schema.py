@@ -26,12 +26,14 @@ from warmstart.config.sections.data import (  # noqa: F401
     DigitsData,
     FinetuneData,
     HebrewCorpusData,
+    HebrewLemmaData,
     HebrewNERData,
     HebrewQAData,
     ImageFolderData,
     LabeledTextData,
     NpzData,
     PretrainData,
+    Seq2SeqTextData,
     SklearnTableData,
     SquadData,
     TaggedTextData,
@@ -62,6 +64,7 @@ from warmstart.config.sections.objectives import (  # noqa: F401
     LossChunk,
     MaskedLMObjective,
     Objective,
+    SpanCorruptionObjective,
     SupervisedObjective,
     Word2VecObjective,
     WordVecObjective,
@@ -105,6 +108,8 @@ from warmstart.config.sections.tasks import (  # noqa: F401
     PartialStrategy,
     Pooling,
     RegressionTask,
+    Seq2SeqGeneration,
+    Seq2SeqTask,
     Strategy,
     Task,
     TokenClassificationTask,
@@ -261,7 +266,13 @@ def _check_modality(cfg: PretrainConfig | FinetuneConfig) -> None:
 
 
 def _check_task_data(task, data) -> None:
-    """Tagged data goes with token classification, and QA data with extractive QA, and only with it."""
+    """Tagged data goes with token classification, QA data with extractive QA, and source/target pairs
+    with seq2seq, and only with it."""
+    if (task.kind == "seq2seq") != getattr(data, "seq2seq", False):
+        if task.kind == "seq2seq":
+            raise ValueError(f"task.kind=seq2seq needs source/target pairs (data.kind=seq2seq_text or hebrew_lemmas), "
+                             f"got data.kind={data.kind}")
+        raise ValueError(f"data.kind={data.kind} holds source/target pairs: use task.kind=seq2seq, not {task.kind}")
     if (task.kind == "extractive_qa") != getattr(data, "qa", False):
         if task.kind == "extractive_qa":
             raise ValueError(f"task.kind=extractive_qa needs question-answering data (data.kind=squad or hebrew_qa), "
@@ -434,7 +445,8 @@ class CompareConfig(Section):
         ..., min_length=1, description="Label budgets: counts (>= 1), fractions in (0, 1), or all (also null).")
     seeds: list[int] = Field([0, 1], min_length=1, description="Seeds per cell.")
     metric: str | None = Field(None, description="Headline test metric (default: acc for "
-                               "classification, mse for regression, f1 for token_classification and extractive_qa).")
+                               "classification, mse for regression, f1 for token_classification and extractive_qa, "
+                               "chrf for seq2seq).")
     data: FinetuneData
     task: Task = ClassificationTask()
     optim: Optim = AdamWOptim()

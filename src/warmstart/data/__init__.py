@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from warmstart.data.cache import PackedBlocks, split_blocks, token_ids, unigram_ppl
 from warmstart.data.demo import demo_sentiment_records
+from warmstart.data.seq2seq import hebrew_lemma_records, read_seq2seq
 from warmstart.data.splits import Splits, budget_count, split_records, stratified_order
 from warmstart.data.squad import hebrew_qa_records, read_squad
 from warmstart.data.tagged import hebrew_ner_records, read_tagged
@@ -21,9 +22,11 @@ if TYPE_CHECKING:
         DemoCorpusData,
         DemoSentimentData,
         HebrewCorpusData,
+        HebrewLemmaData,
         HebrewNERData,
         HebrewQAData,
         LabeledTextData,
+        Seq2SeqTextData,
         SquadData,
         TaggedTextData,
         TaskTextData,
@@ -78,6 +81,14 @@ def _hebrew_qa(cfg: HebrewQAData) -> list[dict]:
     return hebrew_qa_records()
 
 
+def _seq2seq_text(cfg: Seq2SeqTextData) -> list[dict]:
+    return read_seq2seq(cfg.path, cfg.source_field, cfg.target_field)
+
+
+def _hebrew_lemmas(cfg: HebrewLemmaData) -> list[dict]:
+    return hebrew_lemma_records()
+
+
 def _labeled(cfg: LabeledTextData) -> list[dict]:
     return read_labeled(cfg.path, cfg.text_field, cfg.label_field, cfg.group_field)
 
@@ -97,6 +108,8 @@ SOURCES = {
     "hebrew_ner": _hebrew_ner,
     "squad": _squad,
     "hebrew_qa": _hebrew_qa,
+    "seq2seq_text": _seq2seq_text,
+    "hebrew_lemmas": _hebrew_lemmas,
 }
 _UNLABELED = {"corpus", "demo_corpus", "hebrew_corpus", "task_text"}
 

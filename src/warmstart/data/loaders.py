@@ -213,3 +213,26 @@ def qa_examples(windows: list[list], records: list[dict], pad_id: int) -> Callab
         return batch
 
     return make
+
+
+def seq2seq_examples(sources: list[list[int]], targets: list[list[int]] | None, pad_id: int,
+                     extra: dict[str, list] | None = None, detokenize=None) -> Callable[[list[int]], Batch]:
+    """make_batch for text-to-text: padded source ids, target ids padded with -100 as `labels` (when
+    there are targets), `extra` per-example Python values (the reference texts) as lists, and
+    `detokenize` (generated ids -> texts) passed through."""
+
+    def make(idx: list[int]) -> Batch:
+        batch = pad_collate([sources[i] for i in idx], pad_id)
+        if targets is not None:
+            width = max(len(targets[i]) for i in idx)
+            labels = torch.full((len(idx), width), -100, dtype=torch.long)
+            for r, i in enumerate(idx):
+                labels[r, : len(targets[i])] = torch.as_tensor(targets[i], dtype=torch.long)
+            batch["labels"] = labels
+        for key, values in (extra or {}).items():
+            batch[key] = [values[i] for i in idx]
+        if detokenize is not None:
+            batch["detokenize"] = detokenize
+        return batch
+
+    return make

@@ -11,6 +11,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
+from torch import nn
+
 from warmstart.errors import CheckpointError
 from warmstart.models.transformer import TransformerBackbone, model_from_config
 
@@ -51,9 +53,30 @@ def load_line(path: Path, model, info: dict | None) -> str:
     return f"{head}; keys: " + ", ".join(parts)
 
 
+def _bare_encoder_decoder(path: Path, config):
+    """(bare model, its pretrained output weights (V, D) as encdec.output_init takes them, loading
+    info) of a local encoder-decoder LM directory (T5, BART): loaded as AutoModelForSeq2SeqLM, whose
+    bare model (embeddings, encoder, decoder) becomes the backbone and whose lm_head (times T5's
+    output scale when tied) starts a seq2seq task's output layer."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    from warmstart.encdec import output_scale
+
+    lm, info = AutoModelForSeq2SeqLM.from_pretrained(path, local_files_only=True, output_loading_info=True)
+    weight = lm.get_output_embeddings().weight.detach().clone() * output_scale(lm.config)
+    inner = getattr(lm, lm.base_model_prefix, None)
+    if isinstance(inner, nn.Module) and inner is not lm:  # BART: lm.model
+        return inner, weight, info
+    bare = model_from_config(lm.config)  # T5: shared/encoder/decoder at the top level of the LM
+    state = {k: v for k, v in lm.state_dict().items() if not k.startswith("lm_head.")}
+    bare.load_state_dict(state, strict=True)
+    return bare, weight, info
+
+
 class HFBackbone(TransformerBackbone):
     kind = "hf"
     load_summary: str | None = None  # load_line's line; workflows say it (models/ prints nothing)
+    output_weight = None  # an encoder-decoder's pretrained output layer (V, D), for a seq2seq task's head
 
     @classmethod
     def load(cls, path: str | Path, pretrained_weights: bool = True) -> "HFBackbone":
@@ -65,7 +88,10 @@ class HFBackbone(TransformerBackbone):
         try:
             with _quiet_transformers():
                 config = AutoConfig.from_pretrained(path, local_files_only=True)
-                if pretrained_weights:
+                output_weight = None
+                if pretrained_weights and getattr(config, "is_encoder_decoder", False):
+                    model, output_weight, info = _bare_encoder_decoder(path, config)
+                elif pretrained_weights:
                     kwargs = {"add_pooling_layer": False} if config.model_type == "bert" else {}
                     model, info = AutoModel.from_pretrained(path, local_files_only=True, output_loading_info=True,
                                                             **kwargs)
@@ -75,6 +101,7 @@ class HFBackbone(TransformerBackbone):
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise CheckpointError(f"{path}: cannot load the model: {first}") from None
         backbone = cls(model)
+        backbone.output_weight = output_weight
         backbone.load_summary = load_line(path, model, info)
         return backbone
 

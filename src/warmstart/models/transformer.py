@@ -26,9 +26,21 @@ PRESETS: dict[str, tuple[int, int, int]] = {
 
 def hf_config(arch: str, vocab_size: int, max_len: int, n_layers: int, d_model: int, n_heads: int,
               d_ff: int, dropout: float, special: dict[str, int | None]):
-    """A transformers config for our two architectures, with our special-token ids."""
+    """A transformers config for our three architectures, with our special-token ids."""
     if d_model % n_heads:
         raise ConfigError(f"model.d_model ({d_model}) must be divisible by model.n_heads ({n_heads})")
+    if arch == "t5":
+        from transformers import T5Config
+
+        # T5 v1.0's layout: ReLU feed-forward, embeddings tied to the output layer (decoder states scaled
+        # by d_model^-0.5 before it), relative position buckets (n_positions only records data.max_len).
+        # The decoder starts from the pad id and stops at [SEP] (our end-of-sequence), as T5 does.
+        return T5Config(
+            vocab_size=vocab_size, d_model=d_model, d_kv=d_model // n_heads, d_ff=d_ff, num_layers=n_layers,
+            num_decoder_layers=n_layers, num_heads=n_heads, dropout_rate=dropout, feed_forward_proj="relu",
+            pad_token_id=special.get("pad") or 0, eos_token_id=special.get("sep"),
+            decoder_start_token_id=special.get("pad") or 0, n_positions=max_len,
+        )
     if arch == "gpt2":
         from transformers import GPT2Config
 
@@ -88,7 +100,10 @@ class TransformerBackbone(Backbone):
         # Decoders attend left-to-right: their natural pooled token is the last real one.
         self.causal = bool(cfg.model_type in ("gpt2", "gpt_neo", "gptj", "llama", "mistral", "qwen2")
                            or getattr(cfg, "is_decoder", False))
-        self.max_len = int(getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", 512))
+        self.max_len = int(getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None) or 512)
+        # Encoder-decoder (T5, BART): forward runs the encoder, and the decoder too when the batch has
+        # decoder_input_ids (seq2seq.py holds the generation and the LM head).
+        self.encoder_decoder = bool(getattr(cfg, "is_encoder_decoder", False))
         self.shrunk: dict[str, list[int]] = {}  # per-layer kept heads / FFN neurons after structured pruning
 
     @classmethod
@@ -102,6 +117,8 @@ class TransformerBackbone(Backbone):
         return cls(model_from_config(config))
 
     def forward(self, batch: TextBatch) -> Features:
+        if self.encoder_decoder:
+            return self._encoder_decoder_forward(batch)
         ids, mask = batch["input_ids"], batch.get("attention_mask")
         # A mask of all ones (packed pretraining blocks) is dropped so SDPA takes its fast path. Not when
         # exporting a graph (ONNX): the branch is data-dependent, and the graph must take any mask.
@@ -120,6 +137,24 @@ class TransformerBackbone(Backbone):
         pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, D)
         return Features(tokens=hidden, pooled=pooled, mask=mask)
 
+    def _encoder_decoder_forward(self, batch: TextBatch) -> Features:
+        """Encoder features (B, T, D) of input_ids; with decoder_input_ids (B, U) in the batch, the
+        decoder's features (B, U, D) over the encoded input instead (teacher forcing: position u sees
+        decoder inputs <= u). `mask`/`pooled` go with the features returned."""
+        ids, mask = batch["input_ids"], batch.get("attention_mask")
+        if mask is None:
+            mask = torch.ones_like(ids)
+        if "decoder_input_ids" in batch:
+            dec_mask = batch.get("decoder_attention_mask")
+            hidden = self.model(input_ids=ids, attention_mask=mask, decoder_input_ids=batch["decoder_input_ids"],
+                                decoder_attention_mask=dec_mask, use_cache=False).last_hidden_state  # (B, U, D)
+            mask = dec_mask if dec_mask is not None else torch.ones_like(batch["decoder_input_ids"])
+        else:
+            hidden = self.model.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, T, D)
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, D) masked mean
+        return Features(tokens=hidden, pooled=pooled, mask=mask)
+
     def input_embeddings(self) -> nn.Embedding:
         return self.model.get_input_embeddings()
 
@@ -132,8 +167,11 @@ class TransformerBackbone(Backbone):
         """Embeddings, then one group per block, then anything after the blocks (final norm).
 
         Works for any HF transformer: the blocks are the largest nn.ModuleList; parameters registered
-        before the first block form the input group, the rest the output group.
+        before the first block form the input group, the rest the output group. Encoder-decoders:
+        encoder_decoder_groups.
         """
+        if self.encoder_decoder:
+            return self.encoder_decoder_groups()
         blocks = self.blocks()
         block_of = {}
         if blocks is not None:
@@ -150,6 +188,30 @@ class TransformerBackbone(Backbone):
             else:
                 (after if seen_block else before).append(p)
         return [g for g in [before, *per_block, after] if g]
+
+    def encoder_decoder_groups(self) -> list[list[nn.Parameter]]:
+        """Depth order of an encoder-decoder: shared embeddings, each encoder block, what lies between
+        (the encoder's final norm), each decoder block, and what follows (the decoder's final norm).
+        A block list is the largest nn.ModuleList of the encoder and of the decoder; each run of
+        parameters outside them (in registration order) is one group."""
+        def largest(part: nn.Module) -> nn.ModuleList:
+            return max((m for m in part.modules() if isinstance(m, nn.ModuleList)),
+                       key=lambda m: sum(p.numel() for p in m.parameters()))
+
+        block_of = {}
+        for side, part in enumerate((self.model.get_encoder(), self.model.get_decoder())):
+            for i, block in enumerate(largest(part)):
+                for p in block.parameters():
+                    block_of[id(p)] = (side, i)
+        groups: list[list[nn.Parameter]] = []
+        current = object()
+        for p in self.model.parameters():  # registration order; a tied parameter only once
+            key = block_of.get(id(p), "between")
+            if key != current or not groups:
+                groups.append([])
+                current = key
+            groups[-1].append(p)
+        return groups
 
     def spec(self) -> dict[str, Any]:
         spec = {"kind": self.kind, "hf_config": self.model.config.to_dict()}
@@ -210,3 +272,4 @@ class TransformerBackbone(Backbone):
         mask[0, 8:] = 0  # one padded row exercises masking
         ids[0, 8:] = 0
         return {"input_ids": ids, "attention_mask": mask}
+

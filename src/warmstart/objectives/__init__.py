@@ -10,6 +10,7 @@ from warmstart.objectives.causal_lm import CausalLM
 from warmstart.objectives.contrastive import Contrastive
 from warmstart.objectives.denoising import Denoising
 from warmstart.objectives.masked_lm import MaskedLM
+from warmstart.objectives.span_corruption import SpanCorruption
 from warmstart.objectives.supervised import Supervised
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ OBJECTIVES: dict[str, type[nn.Module]] = {
     "denoising": Denoising,
     "contrastive": Contrastive,
     "supervised": Supervised,
+    "span_corruption": SpanCorruption,
 }
 
 

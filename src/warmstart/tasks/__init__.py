@@ -9,6 +9,7 @@ from torch import nn
 from warmstart.tasks.classification import Classification
 from warmstart.tasks.extractive_qa import ExtractiveQA
 from warmstart.tasks.regression import Regression
+from warmstart.tasks.seq2seq import Seq2Seq
 from warmstart.tasks.token_classification import TokenClassification
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ TASKS: dict[str, type[nn.Module]] = {
     "regression": Regression,
     "token_classification": TokenClassification,
     "extractive_qa": ExtractiveQA,
+    "seq2seq": Seq2Seq,
 }
 
 
@@ -47,6 +49,10 @@ def primary_metric(cfg: Task) -> str:
 
     if cfg.kind == "classification":
         return (MultiLabelMetrics if cfg.multilabel else ClassificationMetrics).primary
+    if cfg.kind == "seq2seq":
+        from warmstart.evaluation.seq2seq_metrics import Seq2SeqMetrics
+
+        return Seq2SeqMetrics.primary
     return {"regression": RegressionMetrics, "token_classification": TaggingMetrics,
             "extractive_qa": QAMetrics}[cfg.kind].primary
 

@@ -98,7 +98,22 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
         names = ["input_ids", "token_type_ids", "attention_mask"]
         tokenizer.model_input_names = tokenizer.init_kwargs["model_input_names"] = names  # saved in tokenizer_config
         tokenizer.save_pretrained(str(out))
+    if verb == "finetune" and cfg.task.kind == "seq2seq":
+        seq2seq_tokenizer(out)
     return out
+
+
+def seq2seq_tokenizer(out: Path) -> None:
+    """Make an exported seq2seq tokenizer encode as warmstart trained: the text's tokens then the
+    end-of-sequence token, no start token (warmstart's own tokenizers add [CLS] ... [SEP] by default)."""
+    from tokenizers import processors
+
+    tokenizer = load_tokenizer(out)
+    eos_id = special_ids(tokenizer)["sep"]
+    eos = tokenizer.convert_ids_to_tokens(eos_id)
+    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"$A {eos}", pair=f"$A {eos} $B:1 {eos}:1", special_tokens=[(eos, eos_id)])
+    tokenizer.save_pretrained(str(out))
 
 
 def hf_task_model(backbone: nn.Module, module: nn.Module, task_cfg: Task) -> nn.Module:
@@ -111,6 +126,8 @@ def hf_task_model(backbone: nn.Module, module: nn.Module, task_cfg: Task) -> nn.
     from transformers import AutoModelForSequenceClassification
 
     arch = model_type(backbone)
+    if task_cfg.kind == "seq2seq":  # AutoModelForSeq2SeqLM: the (merged) backbone and the trained output layer
+        return module.lm().eval()
     if task_cfg.kind == "token_classification":
         return hf_token_model(backbone, module, task_cfg)
     if task_cfg.kind == "extractive_qa":

@@ -100,8 +100,8 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None) -> Path:
     if verb != "finetune":
         raise ConfigError(f"{run_dir}: --format onnx exports a fine-tuned model (this one is a {verb} run; "
                           f"use --format hf-backbone for a backbone)")
-    if cfg.task.kind == "extractive_qa":  # its graph would need segment ids and window decoding
-        raise ConfigError(f"{run_dir}: --format onnx does not take extractive_qa runs yet; use --format hf")
+    if cfg.task.kind in ("extractive_qa", "seq2seq"):  # QA: segment ids and window decoding; seq2seq: generation
+        raise ConfigError(f"{run_dir}: --format onnx does not take {cfg.task.kind} runs yet; use --format hf")
     module, strategy = load_finetuned(cfg, resolve_checkpoint(run_dir))
     strategy.merge(module.backbone)  # LoRA adapters folded in: a plain graph
     module.eval()

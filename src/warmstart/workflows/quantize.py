@@ -214,8 +214,8 @@ def quantize(run_dir: str | Path, method: str = "dynamic-int8", backend: str | N
     run_dir = Path(run_dir)
     backend = check_quantize_args(run_dir, method, backend)
     _, cfg = load_run_config(run_dir)
-    if cfg.task.kind == "extractive_qa":
-        raise ConfigError(f"{run_dir}: quantize does not take extractive_qa runs yet")
+    if cfg.task.kind in ("extractive_qa", "seq2seq"):
+        raise ConfigError(f"{run_dir}: quantize does not take {cfg.task.kind} runs yet")
     module = source_module(run_dir)
     if method == "weight-only-int8" and not any(isinstance(m, nn.Linear) for m in module.modules()):
         raise ConfigError(f"{run_dir}: --method weight-only-int8 quantizes Linear layers; this run's model has none")

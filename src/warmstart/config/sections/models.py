@@ -37,11 +37,13 @@ Tokenizer = Annotated[BPETokenizer | WordPieceTokenizer | HFTokenizer, Field(dis
 
 
 class TransformerModel(Section):
-    """A GPT-2-style decoder or BERT-style encoder built from a `transformers` config."""
+    """A GPT-2-style decoder, BERT-style encoder or T5-style encoder-decoder built from a `transformers` config."""
 
     kind: Literal["transformer"] = "transformer"
     modalities: ClassVar[tuple[str, ...]] = ("text",)
-    arch: Literal["gpt2", "bert"] = Field("bert", description="gpt2 = causal decoder, bert = bidirectional encoder.")
+    arch: Literal["gpt2", "bert", "t5"] = Field("bert", description="gpt2 = causal decoder, bert = bidirectional "
+                                                "encoder, t5 = encoder-decoder (n_layers each side; relative "
+                                                "positions; for span_corruption and seq2seq).")
     size: Literal["tiny", "small", "base"] = Field("tiny", description="Preset; the fields below override it.")
     n_layers: int | None = Field(None, ge=1, description="Transformer blocks.")
     d_model: int | None = Field(None, ge=8, description="Hidden width.")

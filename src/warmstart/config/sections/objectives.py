@@ -53,6 +53,20 @@ class MaskedLMObjective(Section):
         return self
 
 
+class SpanCorruptionObjective(Section):
+    """T5's span corruption for encoder-decoders: random spans of the input (noise_density of its tokens,
+    spans of mean_noise_span_length on average) are each replaced by one sentinel token; the decoder
+    predicts the sentinels followed by the dropped spans."""
+
+    kind: Literal["span_corruption"] = "span_corruption"
+    modalities: ClassVar[tuple[str, ...]] = ("text",)
+    noise_density: float = Field(0.15, gt=0, lt=1, description="Fraction of each block's tokens that are dropped "
+                                 "(rounded; at least 1, and at least 1 kept).")
+    mean_noise_span_length: float = Field(3.0, ge=1, description="Mean length of a dropped span, in tokens: a block "
+                                          "of n tokens has round(n * noise_density / mean_noise_span_length) spans "
+                                          "(at least 1).")
+
+
 class DenoisingObjective(Section):
     """Denoising autoencoder: corrupt the input, reconstruct the clean input from the pooled features (MSE)."""
 
@@ -92,7 +106,8 @@ class SupervisedObjective(Section):
 
 
 Objective = Annotated[
-    CausalLMObjective | MaskedLMObjective | DenoisingObjective | ContrastiveObjective | SupervisedObjective,
+    CausalLMObjective | MaskedLMObjective | DenoisingObjective | ContrastiveObjective | SupervisedObjective
+    | SpanCorruptionObjective,
     Field(discriminator="kind"),
 ]
 

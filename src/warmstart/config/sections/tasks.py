@@ -76,7 +76,25 @@ class ExtractiveQATask(Section):
                                  "evaluation (the SQuAD v2 script's best-F1 threshold); the checkpoint keeps it.")
 
 
-Task = Annotated[ClassificationTask | RegressionTask | TokenClassificationTask | ExtractiveQATask,
+class Seq2SeqGeneration(Section):
+    """How a seq2seq task generates (evaluate, predict, and its validation during training)."""
+
+    num_beams: int = Field(1, ge=1, description="1 = greedy decoding; more = beam search with this many beams.")
+    max_new_tokens: int = Field(64, ge=1, description="Longest output, in tokens (the end-of-sequence token "
+                                "stops it earlier).")
+
+
+class Seq2SeqTask(Section):
+    """Text-to-text with an encoder-decoder (T5, BART): teacher-forced cross-entropy on the target tokens; the
+    output layer is the task head (started from the model's output embeddings); evaluated on generated text
+    (exact match, chrF, ROUGE-L)."""
+
+    kind: Literal["seq2seq"] = "seq2seq"
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing on target tokens.")
+    generation: Seq2SeqGeneration = Field(Seq2SeqGeneration(), description="Decoding settings.")
+
+
+Task = Annotated[ClassificationTask | RegressionTask | TokenClassificationTask | ExtractiveQATask | Seq2SeqTask,
                  Field(discriminator="kind")]
 
 
