@@ -22,6 +22,7 @@ from warmstart.config.sections.data import (  # noqa: F401
     CorpusData,
     CsvFeaturesData,
     DemoCorpusData,
+    DemoInstructionsData,
     DemoSentimentData,
     DigitsData,
     FinetuneData,
@@ -29,6 +30,7 @@ from warmstart.config.sections.data import (  # noqa: F401
     HebrewNERData,
     HebrewQAData,
     ImageFolderData,
+    InstructionsData,
     LabeledTextData,
     NpzData,
     PretrainData,
@@ -102,6 +104,7 @@ from warmstart.config.sections.tasks import (  # noqa: F401
     PartialStrategy,
     Pooling,
     RegressionTask,
+    SFTTask,
     Strategy,
     Task,
     TokenClassificationTask,
@@ -258,7 +261,13 @@ def _check_modality(cfg: PretrainConfig | FinetuneConfig) -> None:
 
 
 def _check_task_data(task, data) -> None:
-    """Tagged data goes with token classification, and QA data with extractive QA, and only with it."""
+    """Tagged data goes with token classification, QA data with extractive QA, and instruction data with
+    sft, and each only with it."""
+    if (task.kind == "sft") != getattr(data, "sft", False):
+        if task.kind == "sft":
+            raise ValueError(f"task.kind=sft needs instruction data (data.kind=instructions or demo_instructions), "
+                             f"got data.kind={data.kind}")
+        raise ValueError(f"data.kind={data.kind} is instruction data: use task.kind=sft, not {task.kind}")
     if (task.kind == "extractive_qa") != getattr(data, "qa", False):
         if task.kind == "extractive_qa":
             raise ValueError(f"task.kind=extractive_qa needs question-answering data (data.kind=squad or hebrew_qa), "

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from warmstart.data.cache import PackedBlocks, split_blocks, token_ids, unigram_ppl
 from warmstart.data.demo import demo_sentiment_records
+from warmstart.data.instructions import demo_instruction_records, read_instructions
 from warmstart.data.splits import Splits, budget_count, split_records, stratified_order
 from warmstart.data.squad import hebrew_qa_records, read_squad
 from warmstart.data.tagged import hebrew_ner_records, read_tagged
@@ -19,10 +20,12 @@ if TYPE_CHECKING:
     from warmstart.config.schema import (
         CorpusData,
         DemoCorpusData,
+        DemoInstructionsData,
         DemoSentimentData,
         HebrewCorpusData,
         HebrewNERData,
         HebrewQAData,
+        InstructionsData,
         LabeledTextData,
         SquadData,
         TaggedTextData,
@@ -86,6 +89,14 @@ def _demo_sentiment(cfg: DemoSentimentData) -> list[dict]:
     return demo_sentiment_records()
 
 
+def _instructions(cfg: InstructionsData) -> list[dict]:
+    return read_instructions(cfg.path, cfg.prompt_field, cfg.completion_field, cfg.messages_field)
+
+
+def _demo_instructions(cfg: DemoInstructionsData) -> list[dict]:
+    return demo_instruction_records()
+
+
 SOURCES = {
     "corpus": _corpus,
     "demo_corpus": _demo_corpus,
@@ -97,6 +108,8 @@ SOURCES = {
     "hebrew_ner": _hebrew_ner,
     "squad": _squad,
     "hebrew_qa": _hebrew_qa,
+    "instructions": _instructions,
+    "demo_instructions": _demo_instructions,
 }
 _UNLABELED = {"corpus", "demo_corpus", "hebrew_corpus", "task_text"}
 

@@ -9,6 +9,7 @@ from torch import nn
 from warmstart.tasks.classification import Classification
 from warmstart.tasks.extractive_qa import ExtractiveQA
 from warmstart.tasks.regression import Regression
+from warmstart.tasks.sft import SFT
 from warmstart.tasks.token_classification import TokenClassification
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ TASKS: dict[str, type[nn.Module]] = {
     "regression": Regression,
     "token_classification": TokenClassification,
     "extractive_qa": ExtractiveQA,
+    "sft": SFT,
 }
 
 
@@ -45,6 +47,8 @@ def primary_metric(cfg: Task) -> str:
         TaggingMetrics,
     )
 
+    if cfg.kind == "sft":  # the configured one: exact_match for short answers, chrf for free text
+        return cfg.metric
     if cfg.kind == "classification":
         return (MultiLabelMetrics if cfg.multilabel else ClassificationMetrics).primary
     return {"regression": RegressionMetrics, "token_classification": TaggingMetrics,
