@@ -86,7 +86,7 @@ class ChatEncoder:
             full = self.tokenizer.apply_chat_template(messages, tokenize=False)
             if not full.startswith(head):
                 raise ConfigError("task.template=chat: the tokenizer's chat template does not render a chat as its "
-                                  "prompt (with the generation prompt) followed by the answer; use task.template: plain")
+                                  "prompt (with the generation prompt) followed by the answer; use template: plain")
             ids = self._tokens(full[len(head):])
         else:
             ids = self._tokens(messages[-1]["content"])
