@@ -6,9 +6,9 @@ completions) -> compare (a warmstart run, its scratch twin and a local HF dir; 2
 import json
 
 import pytest
-
 from tests.e2e.test_cli import ws
 from tests.tasks.test_sft import make_tokenizer, write_gpt2_dir, write_jsonl
+
 from warmstart.data.instructions import demo_instruction_records
 
 RECORDS = demo_instruction_records()[:100]

@@ -4,13 +4,14 @@ exact resume, and bad inputs -> one line, exit 2."""
 
 import functools
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 import torch
-
 from tests.tasks.conftest import check_round_trip_and_exact_resume
+
 from warmstart.config.schema import (
     DiscriminativeStrategy,
     FinetuneConfig,
@@ -43,9 +44,9 @@ def make_tokenizer(gpt2_like: bool = False, chat_template: str | None = None):
 
 @functools.cache
 def _tokenizer(gpt2_like: bool, chat_template: str | None):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from warmstart.config.schema import BPETokenizer
     from warmstart.tokenizers import build_tokenizer
 
@@ -309,12 +310,28 @@ def _cli(*args):
      "line 1: expected a 'prompt' and a 'completion' field, or a 'messages' list"),
     ([{"messages": [{"role": "user", "content": "Say hi"}]}],
      "line 1: field 'messages': the last message must be the assistant's answer"),
+    ([{"messages": [{"role": "bot", "content": "hi"}, {"role": "assistant", "content": "hi"}]}],
+     "line 1: messages[0]: role must be one of system, user, assistant, got 'bot'"),
+], ids=["empty_completion", "missing_completion", "missing_fields", "no_answer", "bad_role"])
+def test_bad_records_are_one_line_errors_naming_file_and_line(tmp_path, rows, message):
+    from warmstart.data.instructions import read_instructions
+
+    data = write_jsonl(tmp_path / "bad.jsonl", rows)
+    with pytest.raises(DataError) as e:
+        read_instructions(data)
+    assert str(e.value) == f"{data}: {message}" or str(e.value).startswith(f"{data}: {message}"), str(e.value)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([{"prompt": "Say hi", "completion": "hi"}, {"prompt": "Say bye", "completion": ""}],
+     "line 2: field 'completion' is empty"),
     ([{"prompt": "Say hi", "completion": "hi"}, {"messages": [{"role": "user", "content": "Say hi"},
-                                                              {"role": "assistant", "content": "hi"}]}],
-     "line 2: a chat 'messages' record, but the tokenizer has no chat template; set task.template: plain"),
-], ids=["empty_completion", "missing_completion", "missing_fields", "no_answer", "messages_without_template"])
+                                                              {"role": "assistant", "content": "hi"}]}] * 5,
+     "a chat 'messages' record, but the tokenizer has no chat template; set task.template: plain"),
+], ids=["empty_completion", "messages_without_template"])
 def test_bad_inputs_exit_2_with_one_line(root, tmp_path, rows, message):
-    data = write_jsonl(tmp_path / "bad.jsonl", rows * 10)
+    data = write_jsonl(tmp_path / "bad.jsonl", rows * 4)
     cfg = tmp_path / "ft.yaml"
     cfg.write_text(f"run: {{name: bad, out_dir: {tmp_path}/runs}}\n"
                    f"data: {{kind: instructions, path: {data}}}\n"
@@ -324,3 +341,4 @@ def test_bad_inputs_exit_2_with_one_line(root, tmp_path, rows, message):
     err = out.stderr.strip()
     assert out.returncode == 2 and err.startswith("error: ") and "\n" not in err, err
     assert str(data) in err and message in err, err
+    assert re.search(r": line \d+: ", err), err  # the record, by its line
