@@ -65,8 +65,10 @@ def test_sft_lifecycle(workspace):
     assert ev["exact_match"] == pytest.approx(res["test"]["exact_match"]) and ev["loss"] == pytest.approx(
         res["test"]["loss"])
 
-    chats = [RECORDS[0]["messages"][:1], [{"role": "system", "content": "Answer in one word."},
-                                          {"role": "user", "content": "Tweet: what a day\nSentiment:"}]]
+    # Short prompts: transformers' generate does not cut a prompt to the model's 96 positions (predict does).
+    chats = [[{"role": "user", "content": "Tweet: so happy today\nSentiment:"}],
+             [{"role": "system", "content": "Answer in one word."},
+              {"role": "user", "content": "Tweet: what a day\nSentiment:"}]]
     write_jsonl(root / "chats.jsonl", [{"messages": m} for m in chats])
     preds = [json.loads(x) for x in ws("predict", ft, root / "chats.jsonl").stdout.splitlines()]
     assert [p["input"] for p in preds] == ["chats.jsonl:1", "chats.jsonl:2"]
@@ -94,4 +96,4 @@ def test_sft_lifecycle(workspace):
     assert {(c["arm"], c["n_labels"]) for c in summary["cells"]} == {(a, n) for a in ("pretrained", "scratch", "hf")
                                                                     for n in (20, 40)}
     assert ws("report", root / "runs" / "cmp").stdout.strip().endswith("report.html")
-    assert "exact_match" in (root / "runs" / "cmp" / "report.md").read_text()
+    assert "Headline metric: test exact\\_match" in (root / "runs" / "cmp" / "report.md").read_text()
