@@ -286,11 +286,35 @@ def test_lora_merged_generates_what_unmerged_does(root):
     assert merged.generate(batch["prompts"], batch["chat"]) == unmerged
 
 
-@pytest.mark.parametrize("strategy", [{"kind": "full"}, {"kind": "lora", "r": 2}], ids=["full", "lora"])
+@pytest.mark.parametrize("strategy", [{"kind": "full"},
+                                      pytest.param({"kind": "lora", "r": 2}, marks=pytest.mark.slow)],
+                         ids=["full", "lora"])
 def test_round_trip_and_exact_resume(root, tmp_path, strategy):
     (tmp_path / "hf").symlink_to(root / "hf")
     (tmp_path / "data.jsonl").symlink_to(root / "data.jsonl")
     check_round_trip_and_exact_resume(lambda d, name: config(d, name, strategy, metric="exact_match"), tmp_path)
+
+
+def test_export_generates_what_predict_prints(root, tmp_path):
+    """A LoRA run exported with --format hf (adapters merged, plain template as the tokenizer's chat
+    template, generation_config.json) generates in transformers alone what `predict` returns."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from warmstart.workflows import export, finetune, predict
+
+    finetune(config(root, "export", {"kind": "lora", "r": 2}), say=lambda *_: None)
+    run = root / "runs" / "export"
+    chats = [[{"role": "user", "content": "Tweet: so happy\nSentiment:"}],
+             [{"role": "system", "content": "One word."}, {"role": "user", "content": "Tweet: rain\nSentiment:"}]]
+    preds = predict(run, [{"messages": m} for m in chats])
+    out = export(run, "hf", tmp_path / "hf")
+    model = AutoModelForCausalLM.from_pretrained(out, local_files_only=True).eval()
+    tok = AutoTokenizer.from_pretrained(out, local_files_only=True)
+    for messages, pred in zip(chats, preds, strict=True):
+        enc = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        new = model.generate(**enc)[0, enc["input_ids"].shape[1]:]
+        assert len(new) == pred["n_tokens"]
+        assert tok.decode(new, skip_special_tokens=True).strip() == pred["completion"]
 
 
 # ------------------------------------------------------------------------------------- bad inputs
