@@ -22,7 +22,7 @@ from warmstart.config.schema import (
     PartialStrategy,
     SFTTask,
 )
-from warmstart.data.instructions import demo_instruction_records
+from warmstart.data.instructions import DEMO_PROMPT, demo_instruction_records
 from warmstart.data.loaders import sft_examples
 from warmstart.errors import ConfigError, DataError
 from warmstart.tokenizers.chat import ChatEncoder, resolve_template
@@ -366,3 +366,19 @@ def test_bad_inputs_exit_2_with_one_line(root, tmp_path, rows, message):
     assert out.returncode == 2 and err.startswith("error: ") and "\n" not in err, err
     assert str(data) in err and message in err, err
     assert re.search(r": line \d+: ", err), err  # the record, by its line
+
+
+def test_demo_instructions_are_the_demo_tweets_split_like_demo_corpus_expects():
+    """The demo set is demo_sentiment's tweets and labels, in order, split the same way (stratified),
+    so a demo_corpus pretraining run (demo_sentiment's training pool) holds no val/test prompt."""
+    from warmstart.config.schema import DemoCorpusData, DemoInstructionsData
+    from warmstart.data.demo import demo_sentiment_records
+    from warmstart.data.pools import finetune_pool, pretrain_pool
+
+    tweets, instructions = demo_sentiment_records(), demo_instruction_records()
+    assert len(tweets) == len(instructions) == 38158
+    for t, r in zip(tweets, instructions, strict=True):
+        assert r["messages"][0]["content"] == DEMO_PROMPT.format(text=t["text"]) and r["completion"] == t["label"]
+    assert DemoInstructionsData.stratify
+    pre, ft = pretrain_pool(DemoCorpusData()), finetune_pool(DemoInstructionsData(), stratify=True)
+    assert (pre.source, pre.settings) == (ft.source, ft.settings)
