@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict for new inputs: texts (a .txt file, one per line, or - for stdin), "
                                        "images (a file, a folder of images or an .npz), feature vectors (a .csv), "
                                        "or questions with their contexts (extractive QA: .jsonl lines "
-                                       "{question, context} or a SQuAD .json)")
+                                       "{question, context} or a SQuAD .json), or prompts (sft: one per line, or "
+                                       ".jsonl lines {prompt} or {messages}); one JSON line per input")
     p.add_argument("run_dir")
     p.add_argument("input")
     _add_device_arg(p)
@@ -259,7 +260,9 @@ def _predict(args) -> None:
     from warmstart.workflows import predict, predict_file, run_modality
 
     modality = run_modality(args.run_dir)
-    if modality != "text":  # images, feature vectors or question-context pairs: files only
+    # Images, feature vectors or question-context pairs: files only; sft: a file (.jsonl chats or one prompt per
+    # line) or stdin (one prompt per line).
+    if modality != "text" and not (modality == "sft" and args.input == "-"):
         if args.input == "-":
             raise DataError(f"predict -: stdin takes texts; a {modality} run predicts for an image file, "
                             "a folder of images, an .npz, a .csv, or (qa) a .jsonl of questions and contexts")

@@ -25,7 +25,14 @@ import torch
 
 from warmstart import data, tokenizers
 from warmstart.config.schema import HFTokenizer
-from warmstart.data.loaders import block_examples, qa_examples, seq2seq_examples, tagged_examples, text_examples
+from warmstart.data.loaders import (
+    block_examples,
+    qa_examples,
+    seq2seq_examples,
+    sft_examples,
+    tagged_examples,
+    text_examples,
+)
 from warmstart.errors import ConfigError, DataError
 from warmstart.transforms import Normalizer, augment
 from warmstart.types import Batch
@@ -156,12 +163,20 @@ class TextInputs:
             return self._tagged_set(records, module)
         if self.cfg.qa:
             return self._qa_set(records, with_targets=True)
+        if self.cfg.sft:
+            return self._sft_set(records, module)
         encoded = tokenizers.encode(self.tokenizer, [r["text"] for r in records], self.cfg.max_len)
         targets = encode_targets(module, records, f"data ({self.cfg.kind})")
         return Examples(len(encoded), text_examples(encoded, targets, self._pad()))
 
-    def predict_set(self, texts: list) -> Examples:
-        """Examples for raw inputs: texts, or for extractive QA {"question", "context"} dicts."""
+    def predict_set(self, texts: list, module=None) -> Examples:
+        """Examples for raw inputs: texts, or for extractive QA {"question", "context"} dicts; for
+        instruction tuning, prompts or {"messages"} chats (`module`: the SFT task, for its template)."""
+        if self.cfg.sft:
+            chats = [t["messages"] if isinstance(t, dict) else [{"role": "user", "content": t}] for t in texts]
+            chat = self._chat(module, [])
+            prompts = [chat.prompt_ids(m)[-(self.cfg.max_len - 1):] for m in chats]
+            return Examples(len(prompts), sft_examples([None] * len(prompts), prompts, None, self._pad(), False, chat))
         if self.cfg.qa:
             from warmstart.data.squad import qa_record
 
@@ -228,12 +243,35 @@ class TextInputs:
         extra = {"targets": list(targets)} if targets is not None else None
         return Examples(len(src), seq2seq_examples(src, tgt, self._pad(), extra, detokenize))
 
+    def _chat(self, module, records: list[dict]):
+        """The ChatEncoder of an SFT task: task.template resolved for this tokenizer and these records."""
+        from warmstart.tokenizers.chat import ChatEncoder, resolve_template
+
+        chat_at = next((r["chat_at"] for r in records if r.get("chat_at")), None)
+        source = getattr(self.cfg, "path", None) or f"data.kind={self.cfg.kind}"
+        return ChatEncoder(self.tokenizer, resolve_template(module.cfg.template, self.tokenizer, chat_at, source))
+
+    def _sft_set(self, records: list[dict], module) -> Examples:
+        """Instruction tuning: each chat as prompt + completion + EOS ids (tokenizers.chat), the
+        prompt ids to generate from, and the completion as the reference."""
+        chat = self._chat(module, records)
+        encoded = [chat.encode(r["messages"], self.cfg.max_len) for r in records]
+        prompts = [e.ids[: e.n_prompt] for e in encoded]
+        return Examples(len(encoded), sft_examples(encoded, prompts, [r["completion"] for r in records], self._pad(),
+                                                   module.cfg.train_on_prompt, chat))
+
     def read_predict_file(self, path: Path) -> tuple[list[str], list]:
         """(names, texts): one text per non-empty line of a UTF-8 file. Extractive QA: (ids,
         {"id", "question", "context"} dicts) from JSON lines with question and context fields, or
         from a SQuAD-format .json file (its answers are ignored)."""
         from warmstart.data.text import read_text_file
 
+        if self.cfg.sft:  # prompts: one per line, or a .jsonl of prompt / messages records
+            from warmstart.data.instructions import read_prompts
+
+            items = read_prompts(Path(path), getattr(self.cfg, "prompt_field", "prompt"),
+                                 getattr(self.cfg, "messages_field", "messages"))
+            return [t["name"] for t in items], items
         if self.cfg.qa:
             from warmstart.data.squad import read_questions
 
@@ -386,7 +424,7 @@ class ArrayInputs:
     def labeled_set(self, records: list[dict], module, train: bool = False) -> Examples:
         return self._examples(records, encode_targets(module, records, self.set.source), train)
 
-    def predict_set(self, values) -> Examples:
+    def predict_set(self, values, module=None) -> Examples:
         """Examples for raw inputs: an array (N, *input_shape) on the source's [0, 1] scale
         (images) or in original units (vectors)."""
         x = torch.as_tensor(np.asarray(values, dtype=np.float32))

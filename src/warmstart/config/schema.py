@@ -22,6 +22,7 @@ from warmstart.config.sections.data import (  # noqa: F401
     CorpusData,
     CsvFeaturesData,
     DemoCorpusData,
+    DemoInstructionsData,
     DemoSentimentData,
     DigitsData,
     FinetuneData,
@@ -30,6 +31,7 @@ from warmstart.config.sections.data import (  # noqa: F401
     HebrewNERData,
     HebrewQAData,
     ImageFolderData,
+    InstructionsData,
     LabeledTextData,
     NpzData,
     PretrainData,
@@ -110,6 +112,7 @@ from warmstart.config.sections.tasks import (  # noqa: F401
     RegressionTask,
     Seq2SeqGeneration,
     Seq2SeqTask,
+    SFTTask,
     Strategy,
     Task,
     TokenClassificationTask,
@@ -266,13 +269,18 @@ def _check_modality(cfg: PretrainConfig | FinetuneConfig) -> None:
 
 
 def _check_task_data(task, data) -> None:
-    """Tagged data goes with token classification, QA data with extractive QA, and source/target pairs
-    with seq2seq, and only with it."""
+    """Tagged data goes with token classification, QA data with extractive QA, source/target pairs with
+    seq2seq, and instruction data with sft, and each only with it."""
     if (task.kind == "seq2seq") != getattr(data, "seq2seq", False):
         if task.kind == "seq2seq":
             raise ValueError(f"task.kind=seq2seq needs source/target pairs (data.kind=seq2seq_text or hebrew_lemmas), "
                              f"got data.kind={data.kind}")
         raise ValueError(f"data.kind={data.kind} holds source/target pairs: use task.kind=seq2seq, not {task.kind}")
+    if (task.kind == "sft") != getattr(data, "sft", False):
+        if task.kind == "sft":
+            raise ValueError(f"task.kind=sft needs instruction data (data.kind=instructions or demo_instructions), "
+                             f"got data.kind={data.kind}")
+        raise ValueError(f"data.kind={data.kind} is instruction data: use task.kind=sft, not {task.kind}")
     if (task.kind == "extractive_qa") != getattr(data, "qa", False):
         if task.kind == "extractive_qa":
             raise ValueError(f"task.kind=extractive_qa needs question-answering data (data.kind=squad or hebrew_qa), "

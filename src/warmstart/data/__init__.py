@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from warmstart.data.cache import PackedBlocks, split_blocks, token_ids, unigram_ppl
 from warmstart.data.demo import demo_sentiment_records
+from warmstart.data.instructions import demo_instruction_records, read_instructions
 from warmstart.data.seq2seq import hebrew_lemma_records, read_seq2seq
 from warmstart.data.splits import Splits, budget_count, split_records, stratified_order
 from warmstart.data.squad import hebrew_qa_records, read_squad
@@ -20,11 +21,13 @@ if TYPE_CHECKING:
     from warmstart.config.schema import (
         CorpusData,
         DemoCorpusData,
+        DemoInstructionsData,
         DemoSentimentData,
         HebrewCorpusData,
         HebrewLemmaData,
         HebrewNERData,
         HebrewQAData,
+        InstructionsData,
         LabeledTextData,
         Seq2SeqTextData,
         SquadData,
@@ -97,6 +100,14 @@ def _demo_sentiment(cfg: DemoSentimentData) -> list[dict]:
     return demo_sentiment_records()
 
 
+def _instructions(cfg: InstructionsData) -> list[dict]:
+    return read_instructions(cfg.path, cfg.prompt_field, cfg.completion_field, cfg.messages_field)
+
+
+def _demo_instructions(cfg: DemoInstructionsData) -> list[dict]:
+    return demo_instruction_records()
+
+
 SOURCES = {
     "corpus": _corpus,
     "demo_corpus": _demo_corpus,
@@ -110,6 +121,8 @@ SOURCES = {
     "hebrew_qa": _hebrew_qa,
     "seq2seq_text": _seq2seq_text,
     "hebrew_lemmas": _hebrew_lemmas,
+    "instructions": _instructions,
+    "demo_instructions": _demo_instructions,
 }
 _UNLABELED = {"corpus", "demo_corpus", "hebrew_corpus", "task_text"}
 

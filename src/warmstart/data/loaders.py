@@ -236,3 +236,37 @@ def seq2seq_examples(sources: list[list[int]], targets: list[list[int]] | None, 
         return batch
 
     return make
+
+
+def sft_examples(encoded: list, prompts: list[list[int]], references: list[str] | None, pad_id: int,
+                 train_on_prompt: bool, chat, extra: dict | None = None) -> Callable[[list[int]], Batch]:
+    """make_batch for instruction tuning. `encoded`: tokenizers.chat.Encoded per example (prompt +
+    completion ids, None for prompt-only predict inputs); `prompts`: the prompt ids generation starts
+    from; `references`: the completions to score generations against (None when predicting).
+
+    `labels` (B, T) holds each position's own token where it counts for the loss and -100 elsewhere
+    (padding, and the prompt unless train_on_prompt). The mask comes from positions, never from token
+    ids, so the completion's EOS counts even where pad == eos. `prompts` and `references` ride along
+    as lists; `extra` entries (per-example Python values) too; `chat` (the tokenizers.chat.ChatEncoder
+    that made the ids: generation stops at its EOS and decodes with it) as it is."""
+
+    def make(idx: list[int]) -> Batch:
+        if encoded[idx[0]] is None:  # predict: prompts only, nothing to score
+            batch = pad_collate([prompts[i] for i in idx], pad_id)
+        else:
+            batch = pad_collate([encoded[i].ids for i in idx], pad_id)
+            labels = torch.full_like(batch["input_ids"], -100)
+            for r, i in enumerate(idx):
+                e = encoded[i]
+                start = 1 if train_on_prompt else e.n_prompt  # position 0 has nothing before it to predict it
+                labels[r, start: len(e.ids)] = torch.as_tensor(e.ids[start:], dtype=torch.long)
+            batch["labels"] = labels
+        batch["prompts"] = [prompts[i] for i in idx]
+        batch["chat"] = chat
+        if references is not None:
+            batch["references"] = [references[i] for i in idx]
+        for key, values in (extra or {}).items():
+            batch[key] = [values[i] for i in idx]
+        return batch
+
+    return make

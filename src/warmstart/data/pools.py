@@ -63,6 +63,8 @@ def finetune_pool(cfg: FinetuneData, stratify: bool) -> Pool | None:
         return Pool(_file(cfg.path, "tokens"), cfg, stratify)
     if cfg.kind in ("demo_sentiment", "hebrew_ner"):
         return Pool(cfg.kind, cfg, stratify)
+    if cfg.kind == "demo_instructions":  # the demo tweets, as instructions: the same labeled set
+        return Pool("demo_sentiment", cfg, stratify)
     return None
 
 

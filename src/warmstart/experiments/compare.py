@@ -130,7 +130,8 @@ def compare(cfg: CompareConfig, jobs: int = 1, say=print, backend: str = "local"
     check_sources(points, "sources" if cfg.sources is not None else "pretrained")
     # A run that pretrained on this file's training pool under another split saw some test text: say so once.
     runs = [sp.path for sp in points.values() if sp.kind == "run"]
-    for warning in filter(None, (split_warning(r, cfg.data, cfg.task.kind == "classification") for r in runs)):
+    for warning in filter(None, (split_warning(r, cfg.data, cfg.task.kind == "classification"
+                                                             or getattr(cfg.data, "stratify", False)) for r in runs)):
         say(warning)
     compare_dir = Path(cfg.run.out_dir) / cfg.run.name
     compare_dir.mkdir(parents=True, exist_ok=True)

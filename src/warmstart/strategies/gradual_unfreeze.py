@@ -22,12 +22,15 @@ class GradualUnfreeze(Strategy):
         self.groups = module.backbone.layer_groups()
         module.backbone.requires_grad_(False)
         self.n_unfrozen = 0
+        # A head with no parameters of its own (sft: the tied token embeddings) has nothing to train
+        # alone, so the first phase already unfreezes the top group.
+        self.offset = 0 if any(True for _ in module.head.parameters()) else 1
 
     def param_groups(self, module: nn.Module, lr: float) -> list[dict]:
         return layerwise_groups(module, lr, self.cfg.decay, self.cfg.head_lr)
 
     def _unfreeze(self, n_top: int) -> None:
-        n_top = min(n_top, len(self.groups))
+        n_top = min(n_top + self.offset, len(self.groups))
         for i, group in enumerate(self.groups):
             for p in group:
                 p.requires_grad_(i >= len(self.groups) - n_top)

@@ -11,6 +11,12 @@ from warmstart.strategies.base import Strategy
 
 class LinearProbe(Strategy):
     def prepare(self, module: nn.Module) -> None:
+        if not any(True for _ in module.head.parameters()):
+            from warmstart.errors import ConfigError
+
+            raise ConfigError("strategy.kind=linear_probe trains only the task head, and this task's head has no "
+                              "parameters of its own (sft: the LM head is the tied token embeddings); use "
+                              "strategy.kind=lora (recommended) or partial")
         module.backbone.requires_grad_(False)
 
     def param_groups(self, module: nn.Module, lr: float) -> list[dict]:

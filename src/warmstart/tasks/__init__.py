@@ -10,6 +10,7 @@ from warmstart.tasks.classification import Classification
 from warmstart.tasks.extractive_qa import ExtractiveQA
 from warmstart.tasks.regression import Regression
 from warmstart.tasks.seq2seq import Seq2Seq
+from warmstart.tasks.sft import SFT
 from warmstart.tasks.token_classification import TokenClassification
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ TASKS: dict[str, type[nn.Module]] = {
     "token_classification": TokenClassification,
     "extractive_qa": ExtractiveQA,
     "seq2seq": Seq2Seq,
+    "sft": SFT,
 }
 
 
@@ -47,6 +49,8 @@ def primary_metric(cfg: Task) -> str:
         TaggingMetrics,
     )
 
+    if cfg.kind == "sft":  # the configured one: exact_match for short answers, chrf for free text
+        return cfg.metric
     if cfg.kind == "classification":
         return (MultiLabelMetrics if cfg.multilabel else ClassificationMetrics).primary
     if cfg.kind == "seq2seq":

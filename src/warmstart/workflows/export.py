@@ -91,6 +91,8 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
 
         set_generation_tokens(out, task_model, special_ids(load_tokenizer(out)))
     segments = getattr(getattr(task_model, "config", None), "type_vocab_size", 0) > 1
+    if module is not None and cfg.task.kind == "sft" and fmt == "hf":
+        write_generation_files(out, cfg.task, task_model)
     if segments and cfg.task.kind == "extractive_qa":
         # The QA model was trained with segment ids (0 = question, 1 = context): make the exported
         # tokenizer return them, so tokenizer(question, context) feeds the model what warmstart did.
@@ -132,6 +134,8 @@ def hf_task_model(backbone: nn.Module, module: nn.Module, task_cfg: Task) -> nn.
         return hf_token_model(backbone, module, task_cfg)
     if task_cfg.kind == "extractive_qa":
         return hf_qa_model(backbone, module)
+    if task_cfg.kind == "sft":
+        return hf_causal_lm_model(backbone)
     if task_cfg.pooling != "native":
         if arch in NATIVE_HEADS:
             raise ConfigError(f"--format hf: this run pools with task.pooling={module.pooling}, which {arch}'s native "
@@ -209,6 +213,43 @@ def hf_qa_model(backbone: nn.Module, module: nn.Module) -> nn.Module:
     state.update({"qa_outputs.weight": module.head.proj.weight, "qa_outputs.bias": module.head.proj.bias})
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+def hf_causal_lm_model(backbone: nn.Module) -> nn.Module:
+    """transformers' *ForCausalLM for an instruction-tuned module: the (merged) backbone, and as the
+    LM head its token embeddings (tied, as the SFT task trains it), so it generates what `warmstart
+    predict` does."""
+    from transformers import AutoModelForCausalLM
+
+    config = copy.deepcopy(backbone.model.config)
+    config.tie_word_embeddings = True
+    model = AutoModelForCausalLM.from_config(config)
+    state = {f"{model.base_model_prefix}.{k}": v for k, v in backbone.model.state_dict().items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    tied = {n for n, p in model.named_parameters() if p is model.get_output_embeddings().weight}
+    if unexpected or set(missing) - tied - {"lm_head.weight"}:
+        raise ConfigError(f"--format hf: the backbone does not map onto {type(model).__name__} (missing "
+                          f"{sorted(set(missing) - tied)[:3]}, unexpected {unexpected[:3]})")
+    model.tie_weights()
+    return model.eval()
+
+
+def write_generation_files(out: Path, task_cfg, model) -> None:
+    """An SFT export's generation settings and template: generation_config.json with the run's EOS,
+    pad and BOS ids (greedy, task.max_new_tokens), and the tokenizer's chat template, which for a run
+    trained with warmstart's plain template is that template in Jinja (tokenizers.chat.PLAIN_JINJA), so
+    `tokenizer.apply_chat_template(messages, add_generation_prompt=True)` gives the prompt predict uses."""
+    from transformers import GenerationConfig
+
+    from warmstart.tokenizers.chat import ChatEncoder, resolve_template
+
+    tokenizer = load_tokenizer(out)
+    chat = ChatEncoder(tokenizer, resolve_template(task_cfg.template, tokenizer))
+    GenerationConfig(bos_token_id=chat.bos, eos_token_id=chat.eos, pad_token_id=chat.pad, do_sample=False,
+                     max_new_tokens=task_cfg.max_new_tokens).save_pretrained(str(out))
+    if chat.template == "plain":
+        tokenizer.chat_template = chat.jinja()
+        tokenizer.save_pretrained(str(out))
 
 
 # ---------------------------------------------------------------------------------- word vectors

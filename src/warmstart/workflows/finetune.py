@@ -52,7 +52,9 @@ def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ck
     saved preprocessor (evaluate). Returns (splits, inputs, module, lineage)."""
     inputs = open_inputs(cfg.data)
     is_cls = cfg.task.kind == "classification"
-    records, splits = inputs.read_labeled(cfg.run.seed, stratify=is_cls)
+    # Stratified by label: classification, and data that says its records have classes (demo_instructions).
+    stratify = is_cls or getattr(cfg.data, "stratify", False)
+    records, splits = inputs.read_labeled(cfg.run.seed, stratify=stratify)
     if module is not None:  # evaluate: exactly what was trained
         inputs.load(run_dir)
         return splits, inputs, module, None
@@ -64,7 +66,7 @@ def prepare_finetune(cfg: FinetuneConfig, run_dir: Path | None = None, resume_ck
     elif cfg.task.kind == "regression":
         check_targets(records, source)
     if cfg.init is not None and resume_ckpt is None:
-        warning = split_warning(cfg.init, cfg.data, stratify=is_cls)
+        warning = split_warning(cfg.init, cfg.data, stratify=stratify)
         if warning:
             say(warning)
     backbone, lineage = backbone_for(cfg, run_dir, inputs, splits.train, resume_ckpt, say)

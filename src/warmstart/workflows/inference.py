@@ -101,7 +101,7 @@ def predict(run_dir: str | Path, items, batch_size: int = 64, device: str | None
     (vector runs); `predict_file` reads them from disk.
     """
     module, inputs, _, here = _predictor(run_dir, device, say)
-    examples = inputs.predict_set(items)
+    examples = inputs.predict_set(items, module)
     return [pred for batch in ordered_batches(examples, batch_size, world=here)
             for pred in module.predictions(module.logits(batch), batch)]
 
@@ -125,6 +125,9 @@ def predict_file(run_dir: str | Path, path: str | Path, device: str | None = Non
 
 def run_modality(run_dir: str | Path) -> str:
     """"text", "image" or "vector": what a run's data is; "qa" for extractive QA (questions with
-    their contexts, read from a file)."""
+    their contexts, read from a file); "sft" for instruction tuning (prompts, one per line, or a
+    .jsonl of prompt / messages records)."""
     data_cfg = load_run_config(Path(run_dir))[1].data
+    if getattr(data_cfg, "sft", False):
+        return "sft"
     return "qa" if getattr(data_cfg, "qa", False) else data_cfg.modality

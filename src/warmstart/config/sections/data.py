@@ -81,6 +81,7 @@ class _TextSplits(_Splits):
     modality: ClassVar[str] = "text"
     tagged: ClassVar[bool] = False  # records carry per-token tags (token classification)
     qa: ClassVar[bool] = False  # records are questions with a context and answer spans (extractive QA)
+    sft: ClassVar[bool] = False  # records are prompt/completion pairs or chats (instruction tuning)
     max_len: int = Field(64, ge=4, le=8192, description="Truncate each example to this many tokens.")
 
 
@@ -210,6 +211,38 @@ class HebrewQAData(_QAData):
     max_len: int = Field(64, ge=8, le=8192, description="Tokens per window (see squad).")
     doc_stride: int = Field(16, ge=0, description="Context tokens shared by consecutive windows (see squad).")
     max_question_len: int = Field(16, ge=1, description="Questions are cut to this many tokens.")
+
+
+class _InstructionData(_TextSplits):
+    """Instruction-tuning records: a prompt and the completion a causal LM should continue it with."""
+
+    sft: ClassVar[bool] = True
+    stratify: ClassVar[bool] = False  # split by the completion's class (short-answer data)
+    max_len: int = Field(128, ge=8, le=8192, description="Tokens per example (prompt + completion + EOS); a longer "
+                         "prompt loses its beginning, a completion longer than max_len - 1 its end (and its EOS).")
+
+
+class InstructionsData(_InstructionData):
+    """Instruction data from JSON lines: {"prompt", "completion"} per line, or chat {"messages": [{"role",
+    "content"}, ...]} whose last message is the assistant's (the completion)."""
+
+    kind: Literal["instructions"] = "instructions"
+    path: str = Field(..., description="A .jsonl file.")
+    prompt_field: str = Field("prompt", description="Field with the prompt.")
+    completion_field: str = Field("completion", description="Field with the completion (the reference answer).")
+    messages_field: str = Field("messages", description="Field with a chat: a list of {role, content}; used on a "
+                                "line that has no prompt_field.")
+
+
+class DemoInstructionsData(_InstructionData):
+    """The embedded tweets (demo_sentiment) as instruction data: "Classify the sentiment of this tweet ..." ->
+    negative | neutral | positive. Same split as demo_sentiment, so demo_corpus holds no val/test tweet."""
+
+    stratify: ClassVar[bool] = True
+    kind: Literal["demo_instructions"] = "demo_instructions"
+    test_frac: float = Field(0.1, gt=0, lt=1, description="Fraction of examples held out for testing.")
+    val_frac: float = Field(0.05, gt=0, lt=1, description="Fraction of examples held out for validation.")
+    max_len: int = Field(96, ge=8, le=8192, description="Tokens per example (see instructions).")
 
 
 class _Seq2SeqData(_TextSplits):
@@ -389,5 +422,6 @@ _VisionData = DigitsData | ImageFolderData | NpzData | CsvFeaturesData | Sklearn
 PretrainData = Annotated[CorpusData | DemoCorpusData | TaskTextData | HebrewCorpusData | _VisionData,
                          Field(discriminator="kind")]
 FinetuneData = Annotated[LabeledTextData | DemoSentimentData | TaggedTextData | HebrewNERData | SquadData
-                         | HebrewQAData | Seq2SeqTextData | HebrewLemmaData | _VisionData, Field(discriminator="kind")]
+                         | HebrewQAData | Seq2SeqTextData | HebrewLemmaData | InstructionsData | DemoInstructionsData
+                         | _VisionData, Field(discriminator="kind")]
 

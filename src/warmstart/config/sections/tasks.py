@@ -76,6 +76,23 @@ class ExtractiveQATask(Section):
                                  "evaluation (the SQuAD v2 script's best-F1 threshold); the checkpoint keeps it.")
 
 
+class SFTTask(Section):
+    """Instruction tuning of a causal LM: next-token loss on the completion (and EOS) only; evaluate and
+    predict generate completions (greedy) and score them against the references."""
+
+    kind: Literal["sft"] = "sft"
+    template: Literal["auto", "chat", "plain"] = Field(
+        "auto", description="How records become text: chat = the tokenizer's chat template (apply_chat_template); "
+        "plain = warmstart's plain template (README); auto = chat when the tokenizer has a template, else plain for "
+        "prompt/completion records (chat `messages` then need template: plain).")
+    train_on_prompt: bool = Field(False, description="Also train on the prompt tokens (default: loss on the "
+                                  "completion and its EOS only).")
+    max_new_tokens: int = Field(32, ge=1, description="Most tokens generated per completion (evaluate, predict).")
+    metric: Literal["exact_match", "chrf", "rouge_l"] = Field(
+        "chrf", description="Headline metric of generated completions: exact_match for short answers (labels, "
+        "numbers), chrf (character F-score, 0-100) for free text; rouge_l is reported too.")
+
+
 class Seq2SeqGeneration(Section):
     """How a seq2seq task generates (evaluate, predict, and its validation during training)."""
 
@@ -94,8 +111,8 @@ class Seq2SeqTask(Section):
     generation: Seq2SeqGeneration = Field(Seq2SeqGeneration(), description="Decoding settings.")
 
 
-Task = Annotated[ClassificationTask | RegressionTask | TokenClassificationTask | ExtractiveQATask | Seq2SeqTask,
-                 Field(discriminator="kind")]
+Task = Annotated[ClassificationTask | RegressionTask | TokenClassificationTask | ExtractiveQATask | Seq2SeqTask
+                 | SFTTask, Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------------------------- strategies
