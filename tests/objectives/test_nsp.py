@@ -239,3 +239,24 @@ def test_resume_is_bitwise_identical_and_nsp_acc_is_recorded(topic_corpus, tmp_p
         return [{k: v for k, v in json.loads(ln).items() if k != "elapsed_s"} for ln in text.splitlines()]
 
     assert strip((run / "metrics.jsonl").read_text()) == strip(log_before)
+
+    # export --format hf: transformers' BertForPreTraining with every weight from the run; its MLM and
+    # NSP logits are ours (to the head LayerNorm's eps), and AutoModel loads the directory too.
+    from transformers import AutoModel, BertForPreTraining
+
+    from warmstart.workflows.export import export
+    from warmstart.workflows.pretrain import pretrain_objective
+
+    out = export(run, "hf")
+    module, val_set = pretrain_objective(cfg, run, final)
+    module.eval()
+    torch.manual_seed(0)
+    batch = val_set.make_batch([0, 1, 2])
+    hf = BertForPreTraining.from_pretrained(str(out)).eval()
+    with torch.no_grad():
+        feats = module.backbone(batch)
+        theirs = hf(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                    token_type_ids=batch["token_type_ids"])
+        assert torch.allclose(theirs.seq_relationship_logits, module.head.nsp(feats.tokens[:, 0]), atol=1e-4)
+        assert torch.allclose(theirs.prediction_logits, module.head(feats.tokens), atol=1e-3)
+    assert type(AutoModel.from_pretrained(str(out))).__name__ == "BertModel"
