@@ -242,12 +242,13 @@ def test_resume_is_bitwise_identical_and_nsp_acc_is_recorded(topic_corpus, tmp_p
 
     # export --format hf: transformers' BertForPreTraining with every weight from the run; its MLM and
     # NSP logits are ours (to the head LayerNorm's eps), and AutoModel loads the directory too.
-    from transformers import AutoModel, BertForPreTraining
+    from transformers import AutoModel, AutoTokenizer, BertForPreTraining
 
     from warmstart.workflows.export import export
     from warmstart.workflows.pretrain import pretrain_objective
 
     out = export(run, "hf")
+    assert "token_type_ids" in AutoTokenizer.from_pretrained(str(out))("a b", "c")
     module, val_set = pretrain_objective(cfg, run, final)
     module.eval()
     torch.manual_seed(0)

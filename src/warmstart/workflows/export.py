@@ -84,9 +84,9 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
     inputs.load(run_dir)
     inputs.export(out)  # the tokenizer files, or transforms.json (normalization statistics)
     segments = getattr(getattr(task_model, "config", None), "type_vocab_size", 0) > 1
-    if segments and cfg.task.kind == "extractive_qa":
-        # The QA model was trained with segment ids (0 = question, 1 = context): make the exported
-        # tokenizer return them, so tokenizer(question, context) feeds the model what warmstart did.
+    if segments and (verb == "pretrain" or cfg.task.kind == "extractive_qa"):
+        # The QA model (question, context) and BertForPreTraining (A, B) were trained with segment ids:
+        # make the exported tokenizer return them, so tokenizer(a, b) feeds the model what warmstart did.
         tokenizer = load_tokenizer(out)
         names = ["input_ids", "token_type_ids", "attention_mask"]
         tokenizer.model_input_names = tokenizer.init_kwargs["model_input_names"] = names  # saved in tokenizer_config
