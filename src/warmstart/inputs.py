@@ -27,6 +27,7 @@ from warmstart import data, tokenizers
 from warmstart.config.schema import HFTokenizer
 from warmstart.data.loaders import (
     block_examples,
+    pair_examples,
     qa_examples,
     seq2seq_examples,
     sft_examples,
@@ -143,6 +144,8 @@ class TextInputs:
         # Tokenize once into a memory-mapped cache, then cut fixed-length blocks (no padding).
         cache_dir = cfg.data.cache_dir or Path(cfg.run.out_dir) / ".cache" / "tokens"
         ids = data.token_ids(docs, self.tokenizer, cache_dir)
+        if getattr(cfg.objective, "nsp", "off") != "off":
+            return self._pair_sets(docs, ids, cfg, say)
         train, val = data.split_blocks(ids, cfg.data.max_len, cfg.data.block_val_frac)
         say(f"corpus: {len(docs):,} documents, {len(ids):,} tokens -> {len(train):,} train / {len(val):,} val "
             f"blocks of {cfg.data.max_len}")
@@ -155,6 +158,28 @@ class TextInputs:
             skip = [special[k] for k in ("pad", "cls", "sep")] if cfg.objective.kind == "masked_lm" else []
             self.unigram_ppl = data.unigram_ppl(train, val, len(self.tokenizer), skip)
         return Examples(len(train), block_examples(train)), Examples(len(val), block_examples(val))
+
+    def _pair_sets(self, docs: list[str], ids, cfg: PretrainConfig, say) -> tuple[Examples, Examples]:
+        """Masked LM + next-sentence (or sentence-order) prediction: [CLS] A [SEP] B [SEP] pairs of
+        segments of (max_len - 3) // 2 tokens instead of packed blocks (data.pairs)."""
+        mode, special = cfg.objective.nsp, tokenizers.special_ids(self.tokenizer)
+        if special.get("cls") is None or special.get("sep") is None:
+            raise ConfigError(f"objective.nsp={mode} needs a tokenizer with [CLS] and [SEP] tokens")
+        seg_len = (cfg.data.max_len - 3) // 2
+        if seg_len < 1:
+            raise ConfigError(f"objective.nsp={mode} needs data.max_len >= 5 ([CLS] A [SEP] B [SEP]), "
+                              f"got {cfg.data.max_len}")
+        train, val = data.split_segments(ids, special["sep"], seg_len, cfg.data.block_val_frac, mode)
+        say(f"corpus: {len(docs):,} documents, {len(ids):,} tokens -> {len(train.starts) + len(val.starts):,} "
+            f"segments of {seg_len} -> {len(train):,} train / {len(val):,} val anchors for {mode} pairs of "
+            f"{2 * seg_len + 3} tokens")
+        self.corpus = {"documents": len(docs), "tokens": len(ids), "train_pairs": len(train), "val_pairs": len(val),
+                       "segment_len": seg_len, "block_len": 2 * seg_len + 3}
+        # The context-blind yardstick over the segments' tokens (the text the pairs are made of).
+        self.unigram_ppl = data.unigram_ppl(train, val, len(self.tokenizer))
+        cls_id, sep_id = special["cls"], special["sep"]
+        return (Examples(len(train), pair_examples(train, mode, cls_id, sep_id)),
+                Examples(len(val), pair_examples(val, mode, cls_id, sep_id)))
 
     def labeled_set(self, records: list[dict], module, train: bool = False) -> Examples:
         if getattr(self.cfg, "seq2seq", False):

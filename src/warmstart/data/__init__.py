@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from warmstart.data.cache import PackedBlocks, split_blocks, token_ids, unigram_ppl
 from warmstart.data.demo import demo_sentiment_records
 from warmstart.data.instructions import demo_instruction_records, read_instructions
+from warmstart.data.pairs import SegmentPairs, split_segments
 from warmstart.data.seq2seq import hebrew_lemma_records, read_seq2seq
 from warmstart.data.splits import Splits, budget_count, split_records, stratified_order
 from warmstart.data.squad import hebrew_qa_records, read_squad
@@ -51,11 +52,25 @@ def _demo_corpus(cfg: DemoCorpusData) -> list[str]:
 
 
 def _hebrew_corpus(cfg: HebrewCorpusData) -> list[str]:
-    """Text of the Hebrew NER training pool under HebrewNERData's default split (as _demo_corpus)."""
+    """Text of the Hebrew NER training pool under HebrewNERData's default split (as _demo_corpus): one
+    document per sentence, or per run of consecutive pool sentences (cfg.documents)."""
     from warmstart.config.schema import HebrewNERData
 
-    pool = split_records(hebrew_ner_records(), HebrewNERData(), seed=0, stratify=False).train
-    return [r["text"] for r in pool]
+    records = hebrew_ner_records()
+    pool = split_records(records, HebrewNERData(), seed=0, stratify=False).train  # in treebank order
+    if cfg.documents == "sentences":
+        return [r["text"] for r in pool]
+    # runs: a held-out (val/test) sentence, which pretraining must not read, ends a document.
+    position = {id(r): i for i, r in enumerate(records)}
+    docs, last = [], None
+    for r in pool:
+        i = position[id(r)]
+        if last is not None and i == last + 1:
+            docs[-1] += " " + r["text"]
+        else:
+            docs.append(r["text"])
+        last = i
+    return docs
 
 
 def _task_text(cfg: TaskTextData) -> list[str]:
@@ -144,7 +159,9 @@ def load_labeled(cfg: LabeledTextData | DemoSentimentData | TaggedTextData | Heb
 
 
 __all__ = [
-    "SOURCES", "PackedBlocks", "Splits", "budget_count", "demo_sentiment_records", "load_corpus", "load_labeled",
-    "read_corpus", "read_labeled", "split_blocks", "split_records", "stratified_order", "token_ids",
+    "SOURCES", "PackedBlocks", "SegmentPairs", "Splits", "budget_count", "demo_sentiment_records", "load_corpus",
+    "load_labeled",
+    "read_corpus", "read_labeled", "split_blocks", "split_records", "split_segments", "stratified_order",
+    "token_ids",
     "unigram_ppl",
 ]

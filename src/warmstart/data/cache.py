@@ -148,6 +148,10 @@ class PackedBlocks:
         start = (self.start_block + i) * self.block_len
         return np.array(self.ids[start : start + self.block_len], dtype=np.int64)
 
+    def tokens(self) -> np.ndarray:
+        """Every token of these blocks, int64 (a copy)."""
+        return np.asarray(self.ids[self.start_block * self.block_len : self.end_block * self.block_len], dtype=np.int64)
+
     def __repr__(self) -> str:
         return f"PackedBlocks(n={len(self)}, block_len={self.block_len}, blocks={self.start_block}..{self.end_block})"
 
@@ -174,14 +178,15 @@ def split_blocks(ids: np.ndarray, block_len: int, val_frac: float) -> tuple[Pack
 FREQUENCY_ONLY_RATIO = 0.75
 
 
-def unigram_ppl(train: PackedBlocks, val: PackedBlocks, vocab_size: int, skip: Iterable[int] = ()) -> float:
+def unigram_ppl(train, val, vocab_size: int, skip: Iterable[int] = ()) -> float:
     """Perplexity on val's tokens of a unigram model fit on train's (add-one smoothed over the vocabulary):
     the score of a language model that ignores the context and predicts token frequencies. Ids in `skip`
     (special tokens the objective never predicts) count on neither side. A pretrained LM whose validation
-    perplexity is not far below this has learned little beyond frequencies."""
+    perplexity is not far below this has learned little beyond frequencies. train and val: PackedBlocks,
+    or anything else with a tokens() method (data.pairs.SegmentPairs)."""
 
-    def tokens(b: PackedBlocks) -> np.ndarray:
-        t = np.asarray(b.ids[b.start_block * b.block_len : b.end_block * b.block_len], dtype=np.int64)
+    def tokens(b) -> np.ndarray:
+        t = b.tokens()
         return t[~np.isin(t, list(skip))]
 
     tr, va = tokens(train), tokens(val)

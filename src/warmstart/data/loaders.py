@@ -270,3 +270,34 @@ def sft_examples(encoded: list, prompts: list[list[int]], references: list[str] 
         return batch
 
     return make
+
+
+def pair_examples(pairs, mode: str, cls_id: int, sep_id: int) -> Callable[[list[int]], Batch]:
+    """make_batch for next-sentence (mode "next") or sentence-order ("sentence_order") pretraining:
+    [CLS] A [SEP] B [SEP] for each anchor of `pairs` (data.pairs.SegmentPairs), segment ids 0 up to
+    the first [SEP] and 1 after it, and nsp_labels (B,): 0 = B is A's true next segment, 1 = B is a
+    random segment of another document (next) or A and B are swapped (sentence_order).
+
+    Half of the pairs (BERT's and ALBERT's rate) get label 1, by a draw per pair from torch's global
+    RNG, as the MLM masks are: the loop saves that RNG in checkpoints (a resumed run draws the same
+    pairs) and evaluation seeds it fixed in a fork (every evaluation scores the same pairs). So an
+    anchor makes a fresh pair each epoch.
+    """
+
+    def make(idx: list[int]) -> Batch:
+        # float64: j = u * n_other (data.pairs) stays uniform over corpora of any size.
+        u = torch.rand(len(idx), 2, dtype=torch.float64)
+        flip = u[:, 0] < 0.5
+        rows, labels = [], []
+        for n, i in enumerate(idx):
+            a, b, label = pairs.pair(i, mode, bool(flip[n]), float(u[n, 1]))
+            rows.append(torch.cat([torch.tensor([cls_id]), torch.from_numpy(a), torch.tensor([sep_id]),
+                                   torch.from_numpy(b), torch.tensor([sep_id])]))
+            labels.append(label)
+        ids = torch.stack(rows)  # (B, 2 * seg_len + 3): every pair has the same length, so no padding
+        types = torch.zeros_like(ids)
+        types[:, pairs.seg_len + 2 :] = 1  # B and its [SEP]
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "token_type_ids": types,
+                "nsp_labels": torch.tensor(labels, dtype=torch.long)}
+
+    return make

@@ -79,6 +79,31 @@ class LMMetrics(_LossMean):
         return {"loss": loss, "ppl": math.exp(min(loss, 50.0))}
 
 
+class MLMPairMetrics(_LossMean):
+    """Masked LM with next-sentence (or sentence-order) prediction: loss (the training loss, MLM + NSP),
+    ppl and mlm_loss over the masked tokens, and nsp_loss and nsp_acc over the pairs."""
+
+    directions = {"loss": False, "ppl": False, "mlm_loss": False, "nsp_loss": False, "nsp_acc": True}
+    additive = ("loss_sum", "n", "mlm_sum", "nsp_sum", "nsp_correct", "pairs")
+
+    def __init__(self):
+        super().__init__()
+        self.mlm_sum, self.nsp_sum, self.nsp_correct, self.pairs = 0.0, 0.0, 0.0, 0
+
+    def update(self, out: StepOutput) -> None:
+        self._add_loss(out)
+        m = out.metrics
+        self.mlm_sum += float(m["mlm_loss"]) * out.n_items
+        self.nsp_sum += float(m["nsp_loss_sum"])
+        self.nsp_correct += float(m["nsp_correct"])
+        self.pairs += int(m["pairs"])
+
+    def compute(self) -> dict[str, float]:
+        mlm = self.mlm_sum / max(self.n, 1)
+        return {"loss": self._loss(), "ppl": math.exp(min(mlm, 50.0)), "mlm_loss": mlm,
+                "nsp_loss": self.nsp_sum / max(self.pairs, 1), "nsp_acc": self.nsp_correct / max(self.pairs, 1)}
+
+
 class LossMetrics(_LossMean):
     """Mean loss, plus the item-weighted mean of any per-batch `StepOutput.metrics` an objective
     reports (e.g. the contrastive objective's positive-pair accuracy; such metrics count as higher

@@ -37,7 +37,8 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
     instead of exporting a model that transformers would load with a random head. A causal-LM
     pretraining run exports as AutoModelForCausalLM with its trained LM head (export_lm), so
     `pipeline("text-generation", model=OUT)` generates; other pretraining runs export their backbone
-    (AutoModel), as hf-backbone does.
+    (AutoModel), as hf-backbone does, except a bert masked-LM + objective.nsp run:
+    transformers' BertForPreTraining (hf_pretraining_model), which AutoModel also loads.
     hf-backbone: the backbone alone (AutoModel); the warmstart head rides along as warmstart_head.*.
     Backbones that wrap a transformers model (transformer, hf, vit) only: a resnet or mlp has no HF format.
     onnx: the fine-tuned module as model.onnx, checked against PyTorch with onnxruntime (workflows.onnx).
@@ -74,6 +75,9 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
         from warmstart.workflows.export_lm import hf_causal_lm_model
 
         task_model = hf_causal_lm_model(backbone, load_tensors(ckpt, "head")["bias"])
+    elif fmt == "hf" and verb == "pretrain" and getattr(cfg.objective, "nsp", "off") != "off" \
+            and model_type(backbone) == "bert":
+        task_model = hf_pretraining_model(backbone, ckpt)
     out = Path(out) if out else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
     if task_model is not None:
@@ -93,9 +97,9 @@ def export(run_dir: str | Path, fmt: str = "hf", out: str | Path | None = None) 
     segments = getattr(getattr(task_model, "config", None), "type_vocab_size", 0) > 1
     if module is not None and cfg.task.kind == "sft" and fmt == "hf":
         write_generation_files(out, cfg.task, task_model)
-    if segments and cfg.task.kind == "extractive_qa":
-        # The QA model was trained with segment ids (0 = question, 1 = context): make the exported
-        # tokenizer return them, so tokenizer(question, context) feeds the model what warmstart did.
+    if segments and (verb == "pretrain" or cfg.task.kind == "extractive_qa"):
+        # The QA model (question, context) and BertForPreTraining (A, B) were trained with segment ids:
+        # make the exported tokenizer return them, so tokenizer(a, b) feeds the model what warmstart did.
         tokenizer = load_tokenizer(out)
         names = ["input_ids", "token_type_ids", "attention_mask"]
         tokenizer.model_input_names = tokenizer.init_kwargs["model_input_names"] = names  # saved in tokenizer_config
@@ -173,6 +177,35 @@ def hf_task_model(backbone: nn.Module, module: nn.Module, task_cfg: Task) -> nn.
     else:
         state["score.weight"] = weight
     model.load_state_dict(state, strict=True)  # every native parameter comes from the run
+    return model.eval()
+
+
+def hf_pretraining_model(backbone: nn.Module, ckpt: Path) -> nn.Module:
+    """transformers' BertForPreTraining for a bert masked-LM + next-sentence (or sentence-order)
+    pretraining checkpoint: our MLM head (dense + GELU + LayerNorm, tied decoder, bias) and NSP head
+    (pooler dense + tanh, 2-way linear) are BERT's own, so every parameter maps one to one. AutoModel
+    loads the directory as a BertModel with the trained pooler. (Our head's LayerNorm uses eps 1e-5,
+    BERT's config.layer_norm_eps 1e-12 for the encoder and head alike: the MLM logits differ in the
+    last digits.)"""
+    from transformers import BertForPreTraining
+
+    from warmstart.checkpoint.io import load_tensors
+
+    head = load_tensors(ckpt, "head")
+    model = BertForPreTraining(copy.deepcopy(backbone.model.config))
+    state = {f"bert.{k}": v for k, v in backbone.model.state_dict().items()}
+    state.update({
+        "bert.pooler.dense.weight": head["nsp.pooler.weight"], "bert.pooler.dense.bias": head["nsp.pooler.bias"],
+        "cls.seq_relationship.weight": head["nsp.seq_relationship.weight"],
+        "cls.seq_relationship.bias": head["nsp.seq_relationship.bias"],
+        "cls.predictions.transform.dense.weight": head["transform.0.weight"],
+        "cls.predictions.transform.dense.bias": head["transform.0.bias"],
+        "cls.predictions.transform.LayerNorm.weight": head["transform.2.weight"],
+        "cls.predictions.transform.LayerNorm.bias": head["transform.2.bias"],
+        "cls.predictions.bias": head["bias"], "cls.predictions.decoder.bias": head["bias"],
+        "cls.predictions.decoder.weight": backbone.model.get_input_embeddings().weight,
+    })
+    model.load_state_dict(state, strict=True)  # every parameter comes from the run
     return model.eval()
 
 

@@ -276,6 +276,11 @@ class HebrewCorpusData(_TextBlocks):
     split (no tags, and no validation or test sentence)."""
 
     kind: Literal["hebrew_corpus"] = "hebrew_corpus"
+    documents: Literal["sentences", "runs"] = Field(
+        "sentences", description="What one document is: sentences = each sentence; runs = each run of consecutive "
+        "treebank sentences that are all in the training pool, joined by spaces (the treebank keeps its newspaper "
+        "articles' sentence order but does not mark where an article ends, so a run can cross into the next "
+        "article). Next-sentence prediction (objective.nsp) needs runs: one sentence rarely holds two segments.")
 
 
 class Augment(Section):

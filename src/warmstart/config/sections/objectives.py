@@ -31,6 +31,18 @@ def _loss_chunk(v):
 LossChunk = Annotated[int | Literal["auto"] | None, BeforeValidator(_loss_chunk)]
 
 
+def _nsp_mode(v):
+    # YAML and --set give booleans (or their spellings) for the plain switch; true means BERT's task.
+    if v is True or (isinstance(v, str) and v.lower() in ("true", "yes", "on")):
+        return "next"
+    if v is False or v is None or (isinstance(v, str) and v.lower() in ("false", "no")):
+        return "off"
+    return v
+
+
+NSPMode = Annotated[Literal["off", "next", "sentence_order"], BeforeValidator(_nsp_mode)]
+
+
 class CausalLMObjective(Section):
     kind: Literal["causal_lm"] = "causal_lm"
     modalities: ClassVar[tuple[str, ...]] = ("text",)
@@ -45,6 +57,13 @@ class MaskedLMObjective(Section):
     random_token_frac: float = Field(0.1, ge=0, le=1, description="Of selected tokens, fraction "
                                      "replaced by a random token.")
     loss_chunk: LossChunk = Field("auto", description=_LOSS_CHUNK)
+    nsp: NSPMode = Field("off", description="A second, sentence-pair loss (BERT's next-sentence prediction): "
+                         "inputs become [CLS] A [SEP] B [SEP] pairs of segments of (max_len - 3) // 2 tokens, B "
+                         "with segment id 1, and a binary head on [CLS] (dense + tanh + linear) learns the pair's "
+                         "label; loss = MLM + NSP. true/next = B is A's true continuation half the time, else a "
+                         "random segment of another document (BERT); sentence_order = B follows A, or A and B are "
+                         "swapped (ALBERT's SOP); off/false = plain MLM on packed blocks. Needs documents of at least "
+                         "two segments (data.documents=runs for hebrew_corpus). The head is pretraining-only.")
 
     @model_validator(mode="after")
     def _check(self):
