@@ -1,5 +1,6 @@
 """`python -m warmstart` runs the CLI."""
 
 from warmstart.cli import main
+from warmstart.training.distributed import exit_process
 
-raise SystemExit(main())
+exit_process(main())

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -100,6 +101,10 @@ def join_world(train_cfg) -> World:
                           "each rank trains on an equal slice of every batch")
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
+        # torch.distributed.nn.functional binds `group.WORLD` into its functions' default arguments when it is
+        # first imported; DTensor (FSDP2) imports it lazily, after the group exists, and so would keep the
+        # process group alive past destroy_process_group. Imported now, those defaults are None.
+        import torch.distributed.nn.functional  # noqa: F401
         try:
             dist.init_process_group(backend, timeout=datetime.timedelta(minutes=10),
                                     device_id=device if device.type == "cuda" else None)
@@ -107,11 +112,18 @@ def join_world(train_cfg) -> World:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ConfigError(f"torch.distributed rendezvous failed (rank {rank} of {size}, {backend}): {first}") \
                 from None
+        global _JOINED
+        _JOINED = True
     return World(rank=rank, size=size, device=device, parallel=train_cfg.parallel)
 
 
-def leave_world(world: World) -> None:
+def leave_world(world: World, finished: bool = True) -> None:
+    """Tear down the process group. A run that `finished` first waits at a barrier for every rank, so no
+    rank takes its side down while another still communicates (a failed run does not: its peers may
+    never get there)."""
     if world.distributed and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 
@@ -121,8 +133,32 @@ def joined(train_cfg) -> Iterator[World]:
     world = join_world(train_cfg)
     try:
         yield world
-    finally:
-        leave_world(world)
+    except BaseException:
+        leave_world(world, finished=False)
+        raise
+    leave_world(world)
+
+
+_JOINED = False  # this process joined a torch.distributed process group (join_world)
+
+
+def exit_process(code: int) -> None:
+    """End `python -m warmstart` with exit status `code`. A process that joined a process group ends
+    with os._exit, after flushing its output, instead of Python's interpreter shutdown.
+
+    Why: under FSDP2, torch keeps a reference to the gloo process group that destroy_process_group
+    does not release (inside fully_shard; torch 2.13), so the group's worker threads are still running
+    when the interpreter shuts down. Those threads drop their last references to finished
+    collectives' tensors after the caller has moved on (~AsyncAllgatherWork -> a Python tensor's
+    dealloc, which takes the GIL); one that does so after shutdown began is killed by the interpreter
+    mid-destructor, and the process aborts ("terminate called without an active exception", SIGABRT).
+    Every file is written and closed, and the process group destroyed, before this point."""
+    if not _JOINED:
+        raise SystemExit(code)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _sum_hook(state, bucket):  # no annotations: DDP checks them, and `from __future__` makes them strings
