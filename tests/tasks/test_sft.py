@@ -255,6 +255,32 @@ def test_every_strategy_builds_and_trains(root, strategy):
     assert any(not torch.equal(a, p) for a, p in zip(before, trained, strict=True))
 
 
+@pytest.mark.parametrize("train_norms", [False, True])
+def test_lora_train_norms_trains_the_norm_layers_and_checkpoints_keep_them(root, train_norms):
+    """strategy.train_norms: the LayerNorms train beside the adapters (their own param group) and, being
+    base weights, land in the base state the checkpoint writes; off, they stay frozen and unchanged."""
+    from warmstart.strategies import build_strategy
+    from warmstart.strategies.lora import norm_params
+
+    module = module_for(root)
+    s = build_strategy(LoRAStrategy(r=2, train_norms=train_norms))
+    s.prepare(module)
+    norms = norm_params(module.backbone)
+    assert len(norms) == 2 * (2 * 2 + 1)  # ln_1, ln_2 per layer and ln_f, weight + bias each
+    groups = s.param_groups(module, 1e-1)
+    assert ("norms" in [g["name"] for g in groups]) == train_norms
+    assert all(p.requires_grad == train_norms for p in norms)
+    before = [p.detach().clone() for p in norms]
+    opt = torch.optim.SGD([g for g in groups if g["params"]], lr=1e-1)
+    module(_batch(root, 4)).loss.backward()
+    opt.step()
+    changed = [not torch.equal(a, p) for a, p in zip(before, norms, strict=True)]
+    assert all(changed) if train_norms else not any(changed)
+    base, adapters = s.split_state(module.backbone)
+    ln_f = next(k for k in base if k.endswith("ln_f.weight"))
+    assert torch.equal(base[ln_f], norms[-2].detach()) and adapters and not any("ln_" in k for k in adapters)
+
+
 def test_linear_probe_is_rejected_with_one_line(root):
     from warmstart.strategies import build_strategy
 
@@ -287,8 +313,10 @@ def test_lora_merged_generates_what_unmerged_does(root):
 
 
 @pytest.mark.parametrize("strategy", [{"kind": "full"},
-                                      pytest.param({"kind": "lora", "r": 2}, marks=pytest.mark.slow)],
-                         ids=["full", "lora"])
+                                      pytest.param({"kind": "lora", "r": 2}, marks=pytest.mark.slow),
+                                      pytest.param({"kind": "lora", "r": 2, "train_norms": True},
+                                                   marks=pytest.mark.slow)],
+                         ids=["full", "lora", "lora_norms"])
 def test_round_trip_and_exact_resume(root, tmp_path, strategy):
     (tmp_path / "hf").symlink_to(root / "hf")
     (tmp_path / "data.jsonl").symlink_to(root / "data.jsonl")

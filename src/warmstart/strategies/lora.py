@@ -110,9 +110,22 @@ def merge_lora(backbone: nn.Module) -> nn.Module:
     return backbone
 
 
+def norm_params(backbone: nn.Module) -> list[nn.Parameter]:
+    """The parameters of the backbone's normalization layers (LayerNorm, and RMSNorm-style layers such as
+    T5's, recognised by class name), in module order."""
+    out = []
+    for m in backbone.modules():
+        if isinstance(m, nn.LayerNorm | nn.RMSNorm) or type(m).__name__.endswith(("LayerNorm", "RMSNorm")):
+            out.extend(m.parameters(recurse=False))
+    return out
+
+
 class LoRA(Strategy):
     def prepare(self, module: nn.Module) -> None:
         attach_lora(module.backbone, self.cfg)
+        if self.cfg.train_norms:  # trained in place: they stay in the base state the checkpoint saves
+            for p in norm_params(module.backbone):
+                p.requires_grad_(True)
 
     def split_state(self, backbone: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         return split_state(backbone)
@@ -125,7 +138,7 @@ class LoRA(Strategy):
         return merge_lora(backbone)
 
     def param_groups(self, module: nn.Module, lr: float) -> list[dict]:
-        return [
-            {"name": "adapters", "params": adapter_params(module.backbone), "lr": lr},
-            {"name": "head", "params": list(module.head.parameters()), "lr": self.cfg.head_lr or lr},
-        ]
+        groups = [{"name": "adapters", "params": adapter_params(module.backbone), "lr": lr}]
+        if self.cfg.train_norms:
+            groups.append({"name": "norms", "params": norm_params(module.backbone), "lr": lr})
+        return [*groups, {"name": "head", "params": list(module.head.parameters()), "lr": self.cfg.head_lr or lr}]

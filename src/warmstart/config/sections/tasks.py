@@ -176,6 +176,10 @@ class LoRAStrategy(Section):
     target_modules: list[str] | Literal["all-linear"] = Field(
         "all-linear", description="Module names to adapt (peft matching, e.g. [query, value] for "
         "bert, [c_attn] for gpt2), or all-linear.")
+    train_norms: bool = Field(False, description="Also train the backbone's normalization layers (LayerNorm / "
+                              "RMSNorm weights and biases: a few thousand parameters). Lets the adapters rescale "
+                              "the features, which a model whose output layer is its frozen tied embeddings "
+                              "(sft on a small decoder) cannot do otherwise.")
     head_lr: _HeadLR = None
 
 
