@@ -21,8 +21,7 @@ import torch
 from torch import nn
 
 from warmstart.errors import ConfigError
-from warmstart.evaluation.metrics import _LossMean
-from warmstart.evaluation.text_metrics import text_scores
+from warmstart.evaluation.seq2seq_metrics import Seq2SeqMetrics, example_scores
 from warmstart.models.base import Backbone
 from warmstart.objectives.lm_loss import IGNORE, chunk_rows, lm_loss
 from warmstart.types import StepOutput, TextBatch
@@ -39,38 +38,23 @@ class GenerationOutput(StepOutput):
     references: list[str] = field(default_factory=list)
 
 
-class SFTMetrics(_LossMean):
+class SFTMetrics(Seq2SeqMetrics):
     """Completion loss (mean cross-entropy per counted token) and its perplexity, and exact_match
-    (0-1), chrf and rouge_l (0-100) of the generated completions; `primary` is task.metric."""
+    (0-1), chrf and rouge_l (0-100) of the generated completions, streamed from per-example rows
+    exactly as seq2seq's are (so ranks reduce by summing); `primary` is task.metric. The text scores
+    are left out when nothing was generated (batches scored in training mode)."""
 
-    directions = {"loss": False, "ppl": False, "exact_match": True, "chrf": True, "rouge_l": True}
+    directions = {**Seq2SeqMetrics.directions, "ppl": False}
 
     def __init__(self, primary: str = "chrf"):
         super().__init__()
         self.primary = primary
-        self.predictions: list[str] = []
-        self.references: list[str] = []
-
-    def update(self, out: StepOutput) -> None:
-        self._add_loss(out)
-        self.predictions += getattr(out, "predictions", [])
-        self.references += getattr(out, "references", [])
-
-    def reduce(self, sum_over_ranks) -> None:
-        """Under data parallelism: the loss sums are summed, the texts gathered from every rank."""
-        import torch.distributed as dist
-
-        super().reduce(sum_over_ranks)
-        gathered: list = [None] * dist.get_world_size()
-        dist.all_gather_object(gathered, (self.predictions, self.references))
-        self.predictions = [p for preds, _ in gathered for p in preds]
-        self.references = [r for _, refs in gathered for r in refs]
 
     def compute(self) -> dict[str, float]:
-        loss = self._loss()
-        out = {"loss": loss, "ppl": math.exp(min(loss, 50.0))}
-        if self.predictions:
-            out.update(text_scores(self.predictions, self.references))
+        scores = super().compute()
+        out = {"loss": scores["loss"], "ppl": math.exp(min(scores["loss"], 50.0))}
+        if self.count:
+            out.update({k: scores[k] for k in ("exact_match", "chrf", "rouge_l")})
         return out
 
 
@@ -123,7 +107,10 @@ class SFT(nn.Module):
         if self.training or "references" not in batch:
             return StepOutput(loss=loss, n_items=n)
         predictions = [batch["chat"].decode(ids) for ids in self.generate(batch["prompts"], batch["chat"])]
-        return GenerationOutput(loss=loss, n_items=n, predictions=predictions, references=batch["references"])
+        references = batch["references"]
+        scores = torch.tensor([example_scores(p, r) for p, r in zip(predictions, references, strict=True)],
+                              dtype=torch.float64)
+        return GenerationOutput(loss=loss, n_items=n, scores=scores, predictions=predictions, references=references)
 
     def _causal_lm(self) -> nn.Module:
         """transformers' *ForCausalLM around this backbone's model (shared, not copied) with the tied
