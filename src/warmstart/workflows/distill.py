@@ -38,13 +38,18 @@ def distill(cfg: DistillConfig, resume: bool = False, overwrite: bool = False, s
     """Train the student of `cfg` with its teacher; returns the student run's result.json contents
     (a fine-tune's, plus "distill": the teacher's test metrics on the same split, the transfer set size)."""
     plan = DistillPlan(cfg)
-    run_dir = Path(cfg.run.out_dir) / cfg.run.name
-    if resume and not overwrite and (run_dir / "config.json").is_file():
-        saved = read_json(run_dir / "config.json").get("lineage", {})
-        if saved.get("distill") != plan.lineage()["distill"] or saved.get("teacher") != plan.lineage()["teacher"]:
-            raise ConfigError(f"{run_dir}: cannot resume with a different teacher or distill section")
+    check_resume_lineage(Path(cfg.run.out_dir) / cfg.run.name, plan.lineage(), resume, overwrite)
     with joined(cfg.train) as world:
         return _finetune(cfg.student_config(), resume, overwrite, say if world.is_main else quiet, world, distill=plan)
+
+
+def check_resume_lineage(run_dir: Path, lineage: dict, resume: bool, overwrite: bool) -> None:
+    """A distillation run resumes only with the teacher and distill section it started with (task or
+    LM distillation: `lineage` is the plan's)."""
+    if resume and not overwrite and (run_dir / "config.json").is_file():
+        saved = read_json(run_dir / "config.json").get("lineage", {})
+        if saved.get("distill") != lineage["distill"] or saved.get("teacher") != lineage["teacher"]:
+            raise ConfigError(f"{run_dir}: cannot resume with a different teacher or distill section")
 
 
 def check_teacher(cfg: DistillConfig, where: str = "teacher") -> tuple[Path, object]:

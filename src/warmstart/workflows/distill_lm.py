@@ -24,6 +24,7 @@ from warmstart.strategies import count_params
 from warmstart.tokenizers import load_tokenizer, special_ids
 from warmstart.training.distributed import World, joined
 from warmstart.workflows.common import evaluate_on, quiet
+from warmstart.workflows.distill import check_resume_lineage
 from warmstart.workflows.pretrain import _pretrain, pretrain
 
 
@@ -33,10 +34,7 @@ def distill_lm(cfg: LMDistillConfig, resume: bool = False, overwrite: bool = Fal
     plan = LMDistillPlan(cfg)
     student = cfg.student_config()
     run_dir = Path(student.run.out_dir) / student.run.name
-    if resume and not overwrite and (run_dir / "config.json").is_file():
-        saved = read_json(run_dir / "config.json").get("lineage", {})
-        if saved.get("distill") != plan.lineage()["distill"] or saved.get("teacher") != plan.lineage()["teacher"]:
-            raise ConfigError(f"{run_dir}: cannot resume with a different teacher or distill section")
+    check_resume_lineage(run_dir, plan.lineage(), resume, overwrite)
     with joined(student.train) as world:
         _pretrain(student, resume, overwrite, say if world.is_main else quiet, world, distill=plan)
     result = read_json(run_dir / "result.json")
